@@ -1,0 +1,215 @@
+"""ASE calculator for ase_relaxed models, with batched evaluation.
+
+>>> from ase.build import nanotube
+>>> from ase_relaxed import RelaxedCalculator
+>>> atoms = nanotube(10, 0, length=2)
+>>> atoms.calc = RelaxedCalculator("demo-carbon-random")
+>>> atoms.get_forces().shape
+(80, 3)
+
+``calc.calculate_batch(images)`` evaluates many structures of any size in one
+forward pass per chunk and returns one result dict per image, equal to single
+calls.  This is what phonopy displacements and MD replicas use.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+from ase import Atoms
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from . import keys
+from .errors import DeviceError, InputError
+from .graph import atoms_to_graph, batch_graphs, check_atoms, check_distances, is_3d_periodic, neighbor_list
+from .models import ForceStressOutput, load_model
+from .models.energy import EnergyModel
+from .pretrained import pretrained_path
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; a clear error for unavailable devices."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except RuntimeError as error:
+        raise DeviceError(f"unknown device {device!r}: {error}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"device {str(device)!r} was asked for but CUDA is not available here; use device='cpu'")
+    if device.type not in ("cpu", "cuda"):
+        raise DeviceError(f"device {str(device)!r} is not supported; use 'auto', 'cpu' or 'cuda'")
+    return device
+
+
+def resolve_model(model: torch.nn.Module | str | os.PathLike) -> ForceStressOutput:
+    """A module, a model-file path, or the name of a shipped model → a ForceStressOutput."""
+    if isinstance(model, ForceStressOutput):
+        return model
+    if isinstance(model, EnergyModel):
+        return ForceStressOutput(model)
+    if isinstance(model, torch.nn.Module):
+        raise InputError(f"expected an ase_relaxed model, got {type(model).__name__}")
+    text = str(model)
+    if Path(text).suffix or os.sep in text or Path(text).exists():
+        return load_model(text)
+    return load_model(pretrained_path(text))
+
+
+class RelaxedCalculator(Calculator):
+    """Energy, per-atom energies, forces and stress from an ase_relaxed model.
+
+    Parameters: ``model`` (module, path or shipped name), ``device`` ("auto",
+    "cpu", "cuda"), ``dtype`` (None keeps the model's; "float32"/"float64"),
+    ``neighbor_list`` backend, ``skin`` (Å; > 0 reuses the neighbour list while
+    no atom moved more than skin/2), ``min_distance`` and ``on_close``
+    ("error", "warn", "ignore") for overlapping atoms, ``max_edges_per_batch``
+    to bound the memory of :meth:`calculate_batch`.
+    """
+
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+
+    def __init__(
+        self,
+        model: torch.nn.Module | str | os.PathLike = "demo-carbon-random",
+        device: str | torch.device = "auto",
+        dtype: str | torch.dtype | None = None,
+        neighbor_list: str = "matscipy",
+        skin: float = 0.0,
+        min_distance: float = 0.5,
+        on_close: str = "error",
+        max_edges_per_batch: int = 400_000,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.device = resolve_device(device)
+        module = resolve_model(model)
+        if dtype is not None:
+            dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+            if dtype not in (torch.float32, torch.float64):
+                raise InputError(f"dtype must be float32 or float64, got {dtype}")
+            if dtype != module.dtype:
+                module = copy.deepcopy(module).to(dtype)
+        self.model = module.to(self.device).eval()
+        self.dtype = self.model.dtype
+        self.species = list(self.model.config.species)
+        self.cutoff = float(self.model.config.cutoff)
+        self.neighbor_backend = neighbor_list
+        self.skin = float(skin)
+        self.min_distance = float(min_distance)
+        if on_close not in ("error", "warn", "ignore"):
+            raise InputError(f"on_close must be 'error', 'warn' or 'ignore', got {on_close!r}")
+        self.on_close = on_close
+        self.max_edges_per_batch = int(max_edges_per_batch)
+        self._edge_cache: tuple | None = None
+        self.neighbor_list_builds = 0
+
+    # -- graphs -------------------------------------------------------------
+    def _edges(self, atoms: Atoms, use_cache: bool = True):
+        """Neighbour list of ``atoms``, rebuilt only when needed."""
+        cache = self._edge_cache if use_cache else None
+        if cache is not None:
+            numbers, cell, pbc, positions, edges = cache
+            if (
+                np.array_equal(numbers, atoms.numbers)
+                and np.array_equal(cell, atoms.cell.array)
+                and np.array_equal(pbc, atoms.pbc)
+            ):
+                displacement = np.abs(atoms.positions - positions).max(initial=0.0)
+                if displacement == 0.0 or (self.skin > 0 and 2 * np.linalg.norm(atoms.positions - positions, axis=1).max() < self.skin):
+                    return edges
+        edges = neighbor_list(atoms, self.cutoff + self.skin, self.neighbor_backend)
+        self.neighbor_list_builds += 1
+        if use_cache:
+            self._edge_cache = (atoms.numbers.copy(), atoms.cell.array.copy(), atoms.pbc.copy(), atoms.positions.copy(), edges)
+        return edges
+
+    def _graph(self, atoms: Atoms, use_cache: bool = True) -> dict[str, torch.Tensor]:
+        check_atoms(atoms, self.species)
+        edges = self._edges(atoms, use_cache)
+        check_distances(atoms, edges, self.min_distance, self.on_close)
+        return atoms_to_graph(atoms, self.cutoff, edges=edges)
+
+    def _evaluate(self, graph: dict[str, torch.Tensor], stress: bool) -> dict[str, torch.Tensor]:
+        graph = {k: v.to(self.device) for k, v in graph.items()}
+        out = self.model(graph, compute_forces=True, compute_stress=stress)
+        return {k: v.cpu() for k, v in out.items()}
+
+    @staticmethod
+    def _check_stress(atoms: Atoms, label: str = "the structure") -> None:
+        if not is_3d_periodic(atoms):
+            raise PropertyNotImplementedError(
+                f"stress is defined only for 3D-periodic cells, but {label} has pbc={atoms.pbc.tolist()} "
+                f"(volume {atoms.cell.volume:.3g} Å^3); ask for energy and forces only"
+            )
+
+    # -- ASE interface -------------------------------------------------------
+    def calculate(self, atoms: Atoms | None = None, properties=("energy",), system_changes=all_changes) -> None:
+        super().calculate(atoms, properties, system_changes)
+        want_stress = "stress" in properties
+        if want_stress:
+            self._check_stress(self.atoms)
+        out = self._evaluate(self._graph(self.atoms), stress=want_stress)
+        self.results = self._to_results(out, 0, out[keys.FORCES], out[keys.ATOMIC_ENERGY], want_stress)
+
+    @staticmethod
+    def _to_results(out, index: int, forces, energies, stress: bool) -> dict:
+        energy = float(out[keys.ENERGY][index])
+        results = {
+            "energy": energy,
+            "free_energy": energy,
+            "energies": energies.numpy().copy(),
+            "forces": forces.numpy().copy(),
+        }
+        if stress:
+            results["stress"] = full_3x3_to_voigt_6_stress(out[keys.STRESS][index].numpy())
+        return results
+
+    def calculate_batch(
+        self, images: Sequence[Atoms], properties: Iterable[str] = ("energy", "forces")
+    ) -> list[dict]:
+        """Evaluate ``images`` (any sizes) in as few forward passes as memory allows.
+
+        Returns one dict per image with the keys of a single call (energy,
+        free_energy, energies, forces, and stress when asked for).
+        """
+        properties = set(properties)
+        unknown = properties - set(self.implemented_properties)
+        if unknown:
+            raise InputError(f"unknown properties {sorted(unknown)}; available: {self.implemented_properties}")
+        want_stress = "stress" in properties
+        graphs = []
+        for index, atoms in enumerate(images):
+            try:
+                if want_stress:
+                    self._check_stress(atoms, f"image {index}")
+                graphs.append(self._graph(atoms, use_cache=False))
+            except InputError as error:
+                raise InputError(f"image {index}: {error}") from None
+        results: list[dict] = []
+        for chunk in self._chunks(graphs):
+            out = self._evaluate(batch_graphs(chunk), stress=want_stress)
+            sizes = [int(g[keys.NUM_ATOMS][0]) for g in chunk]
+            forces = torch.split(out[keys.FORCES], sizes)
+            energies = torch.split(out[keys.ATOMIC_ENERGY], sizes)
+            for k in range(len(chunk)):
+                results.append(self._to_results(out, k, forces[k], energies[k], want_stress))
+        return results
+
+    def _chunks(self, graphs: list[dict]) -> Iterable[list[dict]]:
+        chunk, edges = [], 0
+        for graph in graphs:
+            n_edges = graph[keys.EDGE_INDEX].shape[1]
+            if chunk and edges + n_edges > self.max_edges_per_batch:
+                yield chunk
+                chunk, edges = [], 0
+            chunk.append(graph)
+            edges += n_edges
+        if chunk:
+            yield chunk

@@ -1,0 +1,97 @@
+"""Model files: weights as safetensors, configuration and metadata as JSON.
+
+A model file is one ``.safetensors`` file.  Its header metadata holds
+``ase_relaxed.config`` (the :class:`ModelConfig` as JSON) and
+``ase_relaxed.metadata`` (species, cutoff, units, package version, training
+information).  safetensors stores raw tensor bytes only, so loading a file can
+never execute code from it, and the round trip is bit-exact.
+
+>>> import tempfile, os
+>>> from ase_relaxed import ModelConfig, build_model
+>>> model = build_model(ModelConfig(species=["C"], channels=4, num_layers=1))
+>>> path = os.path.join(tempfile.mkdtemp(), "m.safetensors")
+>>> save_model(model, path)
+>>> load_model(path).config == model.config
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from ..errors import InputError, ModelFileError
+from .config import ModelConfig
+
+FORMAT = "ase_relaxed-model-v1"
+UNITS = {"energy": "eV", "length": "Å", "forces": "eV/Å", "stress": "eV/Å^3"}
+
+
+def save_model(model: torch.nn.Module, path: str | os.PathLike, training: dict | None = None) -> None:
+    """Write ``model`` (from :func:`build_model`) to ``path``; ``training`` says how it was trained."""
+    from safetensors.torch import save_file
+
+    from .. import __version__
+
+    config = model.config
+    metadata = {
+        "format": FORMAT,
+        "species": config.species,
+        "cutoff": config.cutoff,
+        "units": UNITS,
+        "package_version": __version__,
+        "training": training if training is not None else getattr(model, "training_info", {"method": "untrained"}),
+    }
+    tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
+    header = {
+        "format": FORMAT,
+        "ase_relaxed.config": json.dumps(config.to_dict()),
+        "ase_relaxed.metadata": json.dumps(metadata),
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=header)
+
+
+def read_model_file(path: str | os.PathLike) -> tuple[ModelConfig, dict, dict[str, torch.Tensor]]:
+    """Return ``(config, metadata, state_dict)`` of a model file, validating it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file {str(path)!r} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise ModelFileError(
+            f"{str(path)!r} is not a readable ase_relaxed model file (corrupt, truncated, or another "
+            f"format such as a pickle, which is never loaded): {error}"
+        ) from None
+    if header.get("format") != FORMAT:
+        raise ModelFileError(f"{str(path)!r} is a safetensors file but not an ase_relaxed model ({FORMAT})")
+    try:
+        config = ModelConfig.from_dict(json.loads(header["ase_relaxed.config"]))
+        metadata = json.loads(header["ase_relaxed.metadata"])
+    except (KeyError, json.JSONDecodeError, InputError, TypeError) as error:
+        raise ModelFileError(f"{str(path)!r} has a damaged model configuration: {error}") from None
+    return config, metadata, tensors
+
+
+def load_model(path: str | os.PathLike) -> torch.nn.Module:
+    """Rebuild the model stored in ``path`` (weights exactly as saved), in eval mode."""
+    from . import build_model
+
+    config, metadata, tensors = read_model_file(path)
+    model = build_model(config)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as error:
+        raise ModelFileError(f"weights in {str(path)!r} do not match its configuration: {error}") from None
+    model.training_info = metadata.get("training", {})
+    model.metadata = metadata
+    return model.eval()

@@ -1,0 +1,56 @@
+"""Shared fixtures: tiny random-weight models and three kinds of structure."""
+
+import numpy as np
+import pytest
+from ase.build import bulk, molecule, nanotube
+
+from ase_relaxed import ModelConfig, RelaxedCalculator, build_model
+
+TINY = dict(species=["C", "H"], cutoff=3.5, num_layers=2, channels=8, l_max=2, radial_hidden=16, seed=3)
+
+
+def tiny_model(dtype: str = "float64", **overrides):
+    model = build_model(ModelConfig(**{**TINY, "dtype": dtype, **overrides}))
+    # random non-trivial per-species shifts so that species matter
+    model.energy_model.energy_shift.copy_(model.energy_model.energy_shift.new_tensor([-1.3, -0.4]))
+    return model
+
+
+@pytest.fixture(scope="session")
+def models():
+    return {"float64": tiny_model("float64"), "float32": tiny_model("float32")}
+
+
+def make_tube():
+    tube = nanotube(10, 0, length=1, bond=1.42)
+    tube.pbc = [False, False, True]
+    tube.center(vacuum=4.0, axis=(0, 1))
+    rng = np.random.default_rng(1)
+    tube.positions += rng.normal(scale=0.05, size=tube.positions.shape)
+    return tube
+
+
+def make_bulk():
+    crystal = bulk("C", "diamond", a=3.57)  # 2 atoms, cell smaller than the cutoff
+    crystal.positions += np.random.default_rng(2).normal(scale=0.05, size=crystal.positions.shape)
+    crystal.cell = crystal.cell.array @ (np.eye(3) + 0.01 * np.random.default_rng(3).normal(size=(3, 3)))
+    return crystal
+
+
+def make_molecule():
+    mol = molecule("C6H6")
+    mol.positions += np.random.default_rng(4).normal(scale=0.05, size=mol.positions.shape)
+    return mol
+
+
+SYSTEMS = {"tube": make_tube, "bulk": make_bulk, "molecule": make_molecule}
+
+
+@pytest.fixture(params=sorted(SYSTEMS))
+def system(request):
+    return request.param, SYSTEMS[request.param]()
+
+
+@pytest.fixture(params=["float64", "float32"])
+def calc(request, models):
+    return RelaxedCalculator(models[request.param], device="cpu")
