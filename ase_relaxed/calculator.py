@@ -96,7 +96,9 @@ class RelaxedCalculator(Calculator):
                 raise InputError(f"dtype must be float32 or float64, got {dtype}")
             if dtype != module.dtype:
                 module = copy.deepcopy(module).to(dtype)
-        self.model = module.to(self.device).eval()
+        if next(module.parameters()).device != self.device:
+            module = copy.deepcopy(module).to(self.device)  # never move the caller's module
+        self.model = module.eval()
         self.dtype = self.model.dtype
         self.species = list(self.model.config.species)
         self.cutoff = float(self.model.config.cutoff)

@@ -51,6 +51,19 @@ def system(request):
     return request.param, SYSTEMS[request.param]()
 
 
-@pytest.fixture(params=["float64", "float32"])
+import torch
+
+NO_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+CALC_PARAMS = [
+    pytest.param(("float64", "cpu"), id="float64"),
+    pytest.param(("float32", "cpu"), id="float32"),
+    pytest.param(("float64", "cuda"), id="float64-cuda", marks=[pytest.mark.gpu, NO_CUDA]),
+    pytest.param(("float32", "cuda"), id="float32-cuda", marks=[pytest.mark.gpu, NO_CUDA]),
+]
+
+
+@pytest.fixture(params=CALC_PARAMS)
 def calc(request, models):
-    return RelaxedCalculator(models[request.param], device="cpu")
+    """The physics suite runs on every (dtype, device); CUDA ones only with ``-m gpu``."""
+    dtype, device = request.param
+    return RelaxedCalculator(models[dtype], device=device)
