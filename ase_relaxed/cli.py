@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", "-o", default="results.extxyz", help="output extxyz (default: %(default)s)")
     _add_common(evaluate)
     evaluate.set_defaults(func=cmd_eval)
+
+    from .train.train_cli import add_train_parsers
+
+    add_train_parsers(sub)
     return parser
 
 

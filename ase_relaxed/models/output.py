@@ -61,6 +61,7 @@ class ForceStressOutput(torch.nn.Module):
                 results[keys.FORCES] = -grads[0]
             if compute_stress:
                 volume = torch.linalg.det(data[keys.CELL]).abs()
+                volume = torch.where(volume > 0, volume, torch.ones_like(volume))  # no stress without a volume
                 results[keys.STRESS] = grads[-1] / volume.view(-1, 1, 1)
         if not self.training:
             results = {k: v.detach() for k, v in results.items()}

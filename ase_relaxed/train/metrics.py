@@ -1,0 +1,53 @@
+"""Error metrics of a model on labelled graphs.
+
+    energy RMSE per atom = sqrt(mean_k ((E_k − E_k^ref) / N_k)²)
+    force RMSE           = sqrt(mean_{i,α} (F_iα − F_iα^ref)²)
+    stress RMSE          = sqrt(mean over 3D-periodic structures and 9 components)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import keys
+from .dataset import STRESS_MASK, batch_labelled
+
+
+def predict(model: torch.nn.Module, graphs: list[dict], batch_size: int = 16, stress: bool = True) -> dict:
+    """Predictions and labels for ``graphs`` as numpy arrays (model in eval mode)."""
+    was_training = model.training
+    model.eval()
+    out = {k: [] for k in ("e", "e_ref", "n", "f", "f_ref", "s", "s_ref", "s_mask")}
+    for start in range(0, len(graphs), batch_size):
+        batch = batch_labelled(graphs[start : start + batch_size])
+        want_stress = stress and bool(batch[STRESS_MASK].any())
+        pred = model(batch, compute_forces=True, compute_stress=want_stress)
+        out["e"].append(pred[keys.ENERGY].numpy())
+        out["e_ref"].append(batch[keys.ENERGY].numpy())
+        out["n"].append(batch[keys.NUM_ATOMS].numpy())
+        out["f"].append(pred[keys.FORCES].numpy())
+        out["f_ref"].append(batch[keys.FORCES].numpy())
+        if want_stress:
+            mask = batch[STRESS_MASK].numpy()
+            out["s"].append(pred[keys.STRESS].numpy()[mask])
+            out["s_ref"].append(batch[keys.STRESS].numpy()[mask])
+    model.train(was_training)
+    return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
+
+
+def error_metrics(prediction: dict) -> dict[str, float]:
+    """Energy MAE/RMSE per atom (eV/atom), force MAE/RMSE (eV/Å), stress RMSE (eV/Å³)."""
+    de = (prediction["e"] - prediction["e_ref"]) / prediction["n"]
+    df = prediction["f"] - prediction["f_ref"]
+    metrics = {
+        "energy_mae_per_atom": float(np.abs(de).mean()),
+        "energy_rmse_per_atom": float(np.sqrt((de**2).mean())),
+        "forces_mae": float(np.abs(df).mean()),
+        "forces_rmse": float(np.sqrt((df**2).mean())),
+        "forces_std": float(prediction["f_ref"].std()),
+        "structures": int(len(de)),
+    }
+    if len(prediction["s"]):
+        metrics["stress_rmse"] = float(np.sqrt(((prediction["s"] - prediction["s_ref"]) ** 2).mean()))
+    return metrics

@@ -1,0 +1,157 @@
+"""Training from the command line: errors before training, learning, kill-and-resume, evaluation."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from ase.build import bulk
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.io import write
+
+from ase_relaxed import InputError, load_model
+from ase_relaxed.structures import build_nanotube
+from ase_relaxed.train.config import TrainConfig
+from ase_relaxed.train.loop import train
+
+
+def brenner():
+    from matscipy.calculators.manybody import Manybody
+    from matscipy.calculators.manybody.explicit_forms import TersoffBrenner
+    from matscipy.calculators.manybody.explicit_forms.tersoff_brenner import Brenner_PRB_42_9458_C_I
+
+    return Manybody(**TersoffBrenner(Brenner_PRB_42_9458_C_I))
+
+
+def labelled_frames(n=18, seed=0):
+    calc, rng, frames = brenner(), np.random.default_rng(seed), []
+    for k in range(n):
+        if k % 3 == 2:
+            atoms, family = bulk("C", "diamond", a=3.57, cubic=True), "diamond"
+        else:
+            (a, b), length = [((5, 0), 2), ((3, 3), 3)][k % 3]
+            atoms, family = build_nanotube(a, b, length=length), f"cnt({a},{b})"
+        atoms.positions += rng.normal(scale=0.05, size=atoms.positions.shape)
+        atoms.calc = calc
+        results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}
+        if atoms.pbc.all():
+            results["stress"] = atoms.get_stress()
+        atoms.calc = SinglePointCalculator(atoms, **results)
+        atoms.info["family"] = family
+        frames.append(atoms)
+    return frames
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "data.extxyz"
+    write(path, labelled_frames())
+    return path
+
+
+def write_config(folder, data_path, **optim):
+    config = {
+        "data": {"path": str(data_path), "val_fraction": 0.2, "split_by": "family", "test_families": ["cnt(3,3)"]},
+        "model": {"species": ["C"], "cutoff": 3.0, "num_layers": 2, "channels": 8, "l_max": 1, "radial_hidden": 16},
+        "loss": {"energy_weight": 1.0, "forces_weight": 10.0, "stress_weight": 1.0},
+        "optim": {"lr": 0.01, "max_steps": 40, "batch_size": 3, "eval_every": 10, "checkpoint_every": 5, **optim},
+        "out_dir": str(folder / "run"),
+    }
+    path = folder / "train.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def read_log(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_training_lowers_the_loss_and_writes_everything(tmp_path, data_file):
+    config = TrainConfig.from_yaml(write_config(tmp_path, data_file, max_steps=60))
+    model_path = train(config, progress=False)
+    rows = read_log(tmp_path / "run" / "log.csv")
+    assert [int(r["step"]) for r in rows] == list(range(1, 61))
+    first = np.mean([float(r["loss"]) for r in rows[:5]])
+    last = np.mean([float(r["loss"]) for r in rows[-5:]])
+    assert last < 0.5 * first
+    model = load_model(model_path)
+    assert model.training_info["test_families"] == ["cnt(3,3)"]
+    assert (tmp_path / "run" / "test_metrics.json").exists()
+    # the energy shift was fitted: a per-atom shift near the mean cohesive energy
+    assert -8.0 < float(model.energy_model.energy_shift[0]) < -6.0
+
+
+def test_killed_run_resumes_to_the_same_model(tmp_path, data_file):
+    reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
+    reference_dir.mkdir(), killed_dir.mkdir()
+    train(TrainConfig.from_yaml(write_config(reference_dir, data_file)), progress=False)
+
+    config_path = write_config(killed_dir, data_file)
+    command = [sys.executable, "-m", "ase_relaxed.cli", "train", str(config_path), "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = killed_dir / "run" / "log.csv"
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        if log.exists() and len(read_log(log)) >= 17:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "training finished before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert len(read_log(log)) < 40
+    resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+
+    rows = read_log(log)
+    assert [int(r["step"]) for r in rows] == list(range(1, 41))  # no step lost or duplicated
+    a = torch.load(reference_dir / "run" / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(killed_dir / "run" / "checkpoint.pt", weights_only=True)["model"]
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-9, atol=1e-12)
+    ref_rows = read_log(reference_dir / "run" / "log.csv")
+    assert float(ref_rows[-1]["loss"]) == pytest.approx(float(rows[-1]["loss"]), rel=1e-9)
+
+
+def test_evaluation_command_prints_metrics_and_plots(tmp_path, data_file):
+    model_path = train(TrainConfig.from_yaml(write_config(tmp_path, data_file, max_steps=10)), progress=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "ase_relaxed.cli", "test", str(model_path), str(data_file),
+         "--plots", str(tmp_path / "plots"), "--json", str(tmp_path / "m.json")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "forces_rmse" in out.stdout and "energy_rmse_per_atom" in out.stdout
+    assert (tmp_path / "plots" / "parity.png").stat().st_size > 1000
+
+
+def test_bad_inputs_fail_before_training(tmp_path, data_file):
+    frames = labelled_frames(3)
+    unlabelled = [f.copy() for f in frames]  # copies carry no calculator: no labels
+    write(tmp_path / "unlabelled.extxyz", unlabelled)
+    with pytest.raises(InputError, match="no energy"):
+        train(TrainConfig.from_yaml(write_config(tmp_path, tmp_path / "unlabelled.extxyz")), progress=False)
+    with pytest.raises(InputError, match="does not exist"):
+        train(TrainConfig.from_yaml(write_config(tmp_path, tmp_path / "missing.extxyz")), progress=False)
+    config = yaml.safe_load(write_config(tmp_path, data_file).read_text())
+    config["optim"]["learning_rate"] = 0.1
+    with pytest.raises(InputError, match=r"unknown config key\(s\) \['learning_rate'\] in section 'optim'"):
+        TrainConfig.from_dict(config)
+    config = yaml.safe_load(write_config(tmp_path, data_file).read_text())
+    config["model"]["species"] = ["H"]
+    with pytest.raises(InputError, match="not in the model"):
+        train(TrainConfig.from_dict(config), progress=False)
+    config = yaml.safe_load(write_config(tmp_path, data_file).read_text())
+    config["data"]["test_families"] = ["cnt(9,9)"]
+    with pytest.raises(InputError, match="not in the data"):
+        train(TrainConfig.from_dict(config), progress=False)
+    config["data"]["test_families"] = ["cnt(3,3)", "cnt(5,0)", "diamond"]
+    with pytest.raises(InputError, match="training split is empty"):
+        train(TrainConfig.from_dict(config), progress=False)
+    assert not (tmp_path / "run").exists()  # nothing was started
