@@ -1,0 +1,1 @@
+"""Reference data, training loop, checkpoints and metrics."""
