@@ -114,22 +114,28 @@ class RelaxedCalculator(Calculator):
 
     # -- graphs -------------------------------------------------------------
     def _edges(self, atoms: Atoms, use_cache: bool = True):
-        """Neighbour list of ``atoms``, rebuilt only when needed."""
+        """Neighbour list of ``atoms``, rebuilt only when needed.
+
+        Reused while numbers, cell and pbc are unchanged and no atom moved
+        (with ``skin > 0``: moved less than skin/2, the Verlet-list criterion).
+        """
         cache = self._edge_cache if use_cache else None
         if cache is not None:
             numbers, cell, pbc, positions, edges = cache
-            if (
+            same_system = (
                 np.array_equal(numbers, atoms.numbers)
                 and np.array_equal(cell, atoms.cell.array)
                 and np.array_equal(pbc, atoms.pbc)
-            ):
-                displacement = np.abs(atoms.positions - positions).max(initial=0.0)
-                if displacement == 0.0 or (self.skin > 0 and 2 * np.linalg.norm(atoms.positions - positions, axis=1).max() < self.skin):
+            )
+            if same_system:
+                moved = np.linalg.norm(atoms.positions - positions, axis=1).max(initial=0.0)
+                if moved == 0.0 or 2 * moved < self.skin:
                     return edges
         edges = neighbor_list(atoms, self.cutoff + self.skin, self.neighbor_backend)
         self.neighbor_list_builds += 1
         if use_cache:
-            self._edge_cache = (atoms.numbers.copy(), atoms.cell.array.copy(), atoms.pbc.copy(), atoms.positions.copy(), edges)
+            snapshot = (atoms.numbers.copy(), atoms.cell.array.copy(), atoms.pbc.copy(), atoms.positions.copy())
+            self._edge_cache = (*snapshot, edges)
         return edges
 
     def _graph(self, atoms: Atoms, use_cache: bool = True) -> dict[str, torch.Tensor]:

@@ -35,8 +35,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from ase import units
-    from ase.io import write
     from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
 
     from .calculator import RelaxedCalculator
     from .graph import is_3d_periodic

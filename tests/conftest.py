@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from ase.build import bulk, molecule, nanotube
 
 from ase_relaxed import ModelConfig, RelaxedCalculator, build_model
@@ -50,8 +51,6 @@ SYSTEMS = {"tube": make_tube, "bulk": make_bulk, "molecule": make_molecule}
 def system(request):
     return request.param, SYSTEMS[request.param]()
 
-
-import torch
 
 NO_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 CALC_PARAMS = [

@@ -5,9 +5,9 @@ import pytest
 import torch
 from ase.build import molecule
 from ase.calculators.calculator import PropertyNotImplementedError
+from conftest import SYSTEMS
 
 from ase_relaxed import DeviceError, InputError, RelaxedCalculator
-from conftest import SYSTEMS
 
 
 @pytest.fixture

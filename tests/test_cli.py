@@ -6,10 +6,10 @@ import sys
 import numpy as np
 import pytest
 from ase.io import read, write
+from conftest import SYSTEMS, tiny_model
 
 from ase_relaxed import __version__, save_model
 from ase_relaxed.cli import main
-from conftest import SYSTEMS, tiny_model
 
 
 def run_cli(*args):

@@ -5,11 +5,11 @@ import pytest
 import torch
 from ase.build import bulk, molecule
 from ase.neighborlist import neighbor_list as ase_neighbor_list
+from conftest import SYSTEMS
 
 from ase_relaxed import keys
 from ase_relaxed.errors import InputError
 from ase_relaxed.graph import atoms_to_graph, batch_graphs, check_atoms, neighbor_list, split_per_graph
-from conftest import SYSTEMS
 
 
 def edge_set(i, j, shifts):

@@ -7,10 +7,10 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from conftest import SYSTEMS, tiny_model
 
 from ase_relaxed import ModelFileError, RelaxedCalculator, load_model, save_model
 from ase_relaxed.models import read_model_file
-from conftest import SYSTEMS, tiny_model
 
 
 def test_round_trip_is_bit_exact(tmp_path):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import molecule
+from conftest import SYSTEMS, tiny_model
 
 from ase_relaxed import RelaxedCalculator
 from ase_relaxed.testing import (
@@ -17,7 +18,6 @@ from ase_relaxed.testing import (
     assert_periodic_images,
     assert_stress_numerical,
 )
-from conftest import SYSTEMS, tiny_model
 
 ATOL = {  # (equivariance, finite-difference forces, stress, batch) per dtype
     "float64": dict(equi=1e-10, fd=1e-6, stress=1e-7, batch=1e-10, images=1e-9),

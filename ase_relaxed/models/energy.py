@@ -48,7 +48,7 @@ class EnergyModel(torch.nn.Module):
         self.register_buffer("species_lookup", lookup)
 
         self.irreps_edge = o3.Irreps.spherical_harmonics(config.l_max)
-        self.irreps_hidden = o3.Irreps([(config.channels, (l, (-1) ** l)) for l in range(config.l_max + 1)])
+        self.irreps_hidden = o3.Irreps([(config.channels, (deg, (-1) ** deg)) for deg in range(config.l_max + 1)])
         irreps_scalar = o3.Irreps(f"{config.channels}x0e")
 
         self.embedding = o3.Linear(f"{n_species}x0e", irreps_scalar)
