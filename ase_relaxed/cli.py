@@ -95,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(evaluate)
     evaluate.set_defaults(func=cmd_eval)
 
-    from .train.train_cli import add_train_parsers
+    from .train.train_cli import add_data_parser, add_train_parsers
 
+    add_data_parser(sub)
     add_train_parsers(sub)
     return parser
 

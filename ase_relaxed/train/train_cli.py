@@ -53,3 +53,37 @@ def add_train_parsers(sub) -> None:
     test.add_argument("--plots", default="parity", help="folder for parity.png (default: %(default)s)")
     test.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     test.set_defaults(func=cmd_test)
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from .reference_data import DataConfig, generate_dataset
+
+    config = DataConfig(
+        method=args.method, chiralities=args.chiralities, include_graphene=args.graphene,
+        n_structures=args.n_structures, seed=args.seed, min_length=args.min_length, vacuum=args.vacuum,
+    )
+    path = generate_dataset(args.out, config, resume=args.resume, progress=not args.quiet)
+    print(f"wrote {config.n_structures} frames to {path}")
+    return 0
+
+
+def add_data_parser(sub) -> None:
+    data = sub.add_parser(
+        "data", help="generate labelled reference data (xTB or Brenner)",
+        description="Generate nanotube/graphene structures (rattled, strained, thermal) and label them with a "
+        "reference method; frames are appended one by one, so --resume continues a killed run.",
+    )
+    data.add_argument("--method", default="brenner", choices=["gfn1-xtb", "gfn2-xtb", "brenner"],
+                      help="reference method: tblite GFN1/GFN2-xTB, or matscipy Brenner (default: %(default)s)")
+    data.add_argument("--chiralities", nargs="+", default=["10,0", "6,6", "8,4"], metavar="N,M",
+                      help="nanotube chiralities (default: %(default)s)")
+    data.add_argument("--graphene", action=argparse.BooleanOptionalAction, default=True, help="include graphene")
+    data.add_argument("-n", "--n-structures", type=int, default=20, help="number of frames (default: %(default)s)")
+    data.add_argument("--seed", type=int, default=0, help="generator seed; the data are a function of it")
+    data.add_argument("--min-length", type=float, default=17.0,
+                      help="shortest periodic length in Å (xTB is Γ-only: keep ≥ 17) (default: %(default)s)")
+    data.add_argument("--vacuum", type=float, default=6.0, help="vacuum around tubes, Å; one per data set")
+    data.add_argument("--out", "-o", required=True, help="extxyz file to write")
+    data.add_argument("--resume", action="store_true", help="continue an existing file")
+    data.add_argument("--quiet", action="store_true", help="no progress bar")
+    data.set_defaults(func=cmd_data)

@@ -1,0 +1,200 @@
+"""Reference data from real methods that install from PyPI.
+
+Methods: ``gfn1-xtb`` / ``gfn2-xtb`` (tblite; periodic cells are treated as 3D,
+Γ point only, so tubes need ≥ ~17 Å along the axis), ``brenner`` (matscipy's
+Tersoff–Brenner form of Brenner's first carbon parameter set, fast).
+
+Structure k of a data set is built from its own generator ``default_rng([seed, k])``:
+a family (a nanotube chirality or graphene), then a variant — ``rattled``
+(Gaussian displacements), ``strained`` (random symmetric strain of the periodic
+axes), or ``thermal`` (a short Langevin run at 300–2000 K propagated with the
+cheap Brenner potential, the last frame labelled with the reference method).  Frames are appended to the extxyz file one by one, so a killed run
+keeps what it computed and ``resume`` continues at frame k; the file is the
+same as an uninterrupted run's.
+
+>>> config = DataConfig(method="brenner", chiralities=["5,0"], n_structures=2, min_length=8.0)
+>>> # generate_dataset("data.extxyz", config)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms, units
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from ..errors import InputError
+from ..graph import is_3d_periodic
+from ..structures import build_nanotube
+
+METHODS = ("gfn1-xtb", "gfn2-xtb", "brenner")
+VARIANTS = ("rattled", "strained", "thermal")
+
+
+def reference_calculator(method: str, electronic_temperature: float = 300.0):
+    """Return ``(calculator, metadata)`` for a reference method name."""
+    if method == "brenner":
+        import matscipy
+        from matscipy.calculators.manybody import Manybody
+        from matscipy.calculators.manybody.explicit_forms import TersoffBrenner
+        from matscipy.calculators.manybody.explicit_forms.tersoff_brenner import Brenner_PRB_42_9458_C_I
+
+        meta = {"method": "brenner", "package": f"matscipy {matscipy.__version__}",
+                "parameters": "Brenner_PRB_42_9458_C_I (Tersoff-form part only)"}
+        return Manybody(**TersoffBrenner(Brenner_PRB_42_9458_C_I)), meta
+    if method in ("gfn1-xtb", "gfn2-xtb"):
+        from importlib.metadata import version
+
+        from tblite.ase import TBLite
+
+        name = "GFN1-xTB" if method == "gfn1-xtb" else "GFN2-xTB"
+        calc = TBLite(method=name, electronic_temperature=electronic_temperature, verbosity=0)
+        meta = {"method": method, "package": f"tblite {version('tblite')}", "hamiltonian": name,
+                "electronic_temperature_K": electronic_temperature, "k_points": "Gamma only"}
+        return calc, meta
+    raise InputError(f"unknown reference method {method!r}; known: {list(METHODS)}")
+
+
+@dataclass
+class DataConfig:
+    """What to generate.  ``min_length`` (Å) is the shortest periodic length of a tube cell."""
+
+    method: str = "brenner"
+    chiralities: list[str] = field(default_factory=lambda: ["10,0", "6,6", "8,4"])
+    include_graphene: bool = True
+    n_structures: int = 20
+    seed: int = 0
+    variants: list[str] = field(default_factory=lambda: list(VARIANTS))
+    rattle_sigma: float = 0.05
+    max_strain: float = 0.03
+    temperature_range: tuple[float, float] = (300.0, 2000.0)
+    thermal_steps: int = 20
+    vacuum: float = 6.0
+    min_length: float = 17.0
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InputError(f"unknown reference method {self.method!r}; known: {list(METHODS)}")
+        unknown = sorted(set(self.variants) - set(VARIANTS))
+        if unknown or not self.variants:
+            raise InputError(f"unknown variant(s) {unknown}; known: {list(VARIANTS)}")
+        for chirality in self.chiralities:
+            try:
+                n, m = (int(x) for x in chirality.split(","))
+            except ValueError:
+                raise InputError(f"chirality {chirality!r} should look like '10,0'") from None
+        if not self.chiralities and not self.include_graphene:
+            raise InputError("nothing to generate: no chiralities and no graphene")
+
+    def families(self) -> list[str]:
+        return [f"cnt({c})" for c in self.chiralities] + (["graphene"] if self.include_graphene else [])
+
+
+def base_structure(family: str, config: DataConfig) -> Atoms:
+    """The ideal structure of a family: a tube long enough for ``min_length``, or a graphene sheet."""
+    if family == "graphene":
+        from ase.build import graphene
+
+        sheet = graphene(a=2.46, vacuum=config.vacuum)
+        reps = max(1, int(np.ceil(config.min_length / 2.46)))
+        return sheet.repeat((reps, reps, 1))
+    n, m = (int(x) for x in family[4:-1].split(","))
+    one = build_nanotube(n, m, length=1, vacuum=config.vacuum)
+    cells = max(1, int(np.ceil(config.min_length / one.cell[2, 2])))
+    return build_nanotube(n, m, length=cells, vacuum=config.vacuum)
+
+
+def make_structure(k: int, config: DataConfig, md_calc) -> Atoms:
+    """Structure number ``k``: deterministic for (seed, k).
+
+    Thermal snapshots are propagated with ``md_calc`` (Brenner: cheap and
+    carbon-like) and only the final frame is labelled with the reference method.
+    """
+    rng = np.random.default_rng([config.seed, k])
+    families = config.families()
+    family = families[k % len(families)]
+    variant = config.variants[int(rng.integers(len(config.variants)))]
+    atoms = base_structure(family, config)
+    info = {"family": family, "variant": variant, "seed": config.seed, "index": k}
+    if variant in ("strained", "thermal"):
+        strain = rng.uniform(-config.max_strain, config.max_strain, size=(3, 3))
+        strain = 0.5 * (strain + strain.T) * np.outer(atoms.pbc, atoms.pbc)
+        atoms.set_cell(atoms.cell.array @ (np.eye(3) + strain), scale_atoms=True)
+    atoms.positions += rng.normal(scale=config.rattle_sigma, size=atoms.positions.shape)
+    if variant == "thermal":
+        from ase.md.langevin import Langevin
+        from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+        temperature = float(rng.uniform(*config.temperature_range))
+        info["temperature"] = temperature
+        atoms.calc = md_calc
+        MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+        dyn = Langevin(atoms, 1.0 * units.fs, temperature_K=temperature, friction=0.02, rng=rng, fixcm=False)
+        dyn.run(config.thermal_steps)
+        atoms.calc = None
+        atoms.set_velocities(np.zeros_like(atoms.positions))
+    atoms.info.update(info)
+    return atoms
+
+
+def label(atoms: Atoms, calc, meta: dict) -> Atoms:
+    """Attach the reference energy, forces and (3D-periodic cells only) stress."""
+    atoms.calc = calc
+    results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}
+    if is_3d_periodic(atoms):
+        results["stress"] = atoms.get_stress()
+    atoms.calc = SinglePointCalculator(atoms, **results)
+    atoms.info["method"] = meta["method"]
+    atoms.info["method_settings"] = json.dumps(meta)
+    return atoms
+
+
+def count_frames(path: Path) -> int:
+    """Complete frames in an extxyz file (a half-written last frame is dropped)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    lines = path.read_text().splitlines()
+    count, position, good_end = 0, 0, 0
+    while position < len(lines):
+        try:
+            n = int(lines[position].strip())
+        except ValueError:
+            break
+        if position + 2 + n > len(lines):
+            break
+        position += 2 + n
+        count, good_end = count + 1, position
+    if good_end < len(lines):  # drop a torn frame so appending continues cleanly
+        path.write_text("\n".join(lines[:good_end]) + ("\n" if good_end else ""))
+    return count
+
+
+def generate_dataset(path: str | Path, config: DataConfig, resume: bool = False, progress: bool = True) -> Path:
+    """Write ``config.n_structures`` labelled frames to ``path`` (extxyz), resumably."""
+    from ase.io import write
+
+    path = Path(path)
+    done = count_frames(path) if resume else 0
+    if not resume and path.exists() and path.stat().st_size > 0:
+        raise InputError(f"{str(path)!r} exists; pass --resume to continue it or choose another --out")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    calc, meta = reference_calculator(config.method)
+    md_calc = calc if config.method == "brenner" else reference_calculator("brenner")[0]
+    meta["thermal_md"] = "Langevin with matscipy Brenner, then labelled with the reference method"
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "n_structures"}  # resume may extend n
+    meta["generator"] = {"seed": config.seed, "config": json.dumps(settings)}
+    indices = range(done, config.n_structures)
+    if progress:
+        from tqdm.auto import tqdm
+
+        indices = tqdm(indices, total=config.n_structures, initial=done, desc=f"data ({config.method})", unit="frame")
+    for k in indices:
+        atoms = label(make_structure(k, config, md_calc), calc, meta)
+        with open(path, "a") as handle:
+            write(handle, atoms, format="extxyz")
+            handle.flush()
+    return path
