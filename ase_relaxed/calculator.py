@@ -91,7 +91,7 @@ class RelaxedCalculator(Calculator):
         self.device = resolve_device(device)
         module = resolve_model(model)
         if dtype is not None:
-            dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+            dtype = {"float32": torch.float32, "float64": torch.float64}.get(dtype, dtype)
             if dtype not in (torch.float32, torch.float64):
                 raise InputError(f"dtype must be float32 or float64, got {dtype}")
             if dtype != module.dtype:
