@@ -70,7 +70,8 @@ class RelaxedCalculator(Calculator):
     ``neighbor_list`` backend, ``skin`` (Å; > 0 reuses the neighbour list while
     no atom moved more than skin/2), ``min_distance`` and ``on_close``
     ("error", "warn", "ignore") for overlapping atoms, ``max_edges_per_batch``
-    to bound the memory of :meth:`calculate_batch`.
+    to bound the memory of :meth:`calculate_batch` (default 400k edges on CUDA;
+    4k on CPU, where large graphs cost more per atom than small ones).
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
@@ -84,7 +85,7 @@ class RelaxedCalculator(Calculator):
         skin: float = 0.0,
         min_distance: float = 0.5,
         on_close: str = "error",
-        max_edges_per_batch: int = 400_000,
+        max_edges_per_batch: int | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -108,6 +109,8 @@ class RelaxedCalculator(Calculator):
         if on_close not in ("error", "warn", "ignore"):
             raise InputError(f"on_close must be 'error', 'warn' or 'ignore', got {on_close!r}")
         self.on_close = on_close
+        if max_edges_per_batch is None:  # CPU: per-atom cost grows with graph size (benchmarks/README.md)
+            max_edges_per_batch = 400_000 if self.device.type == "cuda" else 4_000
         self.max_edges_per_batch = int(max_edges_per_batch)
         self._edge_cache: tuple | None = None
         self.neighbor_list_builds = 0
