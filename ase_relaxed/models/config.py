@@ -17,6 +17,18 @@ from ..errors import InputError
 DTYPES = ("float32", "float64")
 
 
+def dataclass_from_dict(cls, values: dict | None, where: str):
+    """Build dataclass ``cls`` from a mapping, naming unknown keys and the section they are in."""
+    values = values or {}
+    if not isinstance(values, dict):
+        raise InputError(f"config section '{where}' must be a mapping, got {type(values).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InputError(f"unknown config key(s) {unknown} in section '{where}'; known keys: {sorted(known)}")
+    return cls(**values)
+
+
 @dataclass
 class ModelConfig:
     """Hyper-parameters of the equivariant potential.
@@ -64,8 +76,4 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputError(f"unknown model config key(s) {unknown}; known keys: {sorted(known)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values, "model")

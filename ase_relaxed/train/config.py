@@ -22,18 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..models.config import ModelConfig
-
-
-def _from_dict(cls, values: dict | None, where: str):
-    values = values or {}
-    if not isinstance(values, dict):
-        raise InputError(f"config section '{where}' must be a mapping, got {type(values).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise InputError(f"unknown config key(s) {unknown} in section '{where}'; known keys: {sorted(known)}")
-    return cls(**values)
+from ..models.config import ModelConfig, dataclass_from_dict
 
 
 @dataclass
@@ -99,14 +88,11 @@ class TrainConfig:
             raise InputError(f"unknown config section(s) {unknown}; known: {sorted(known)}")
         if "data" not in values or "model" not in values:
             raise InputError("a training config needs at least the sections 'data' (with path) and 'model'")
-        model = values["model"]
-        if not isinstance(model, dict):
-            raise InputError("config section 'model' must be a mapping")
         return cls(
-            data=_from_dict(DataSection, values.get("data"), "data"),
-            model=ModelConfig.from_dict(model),
-            loss=_from_dict(LossSection, values.get("loss"), "loss"),
-            optim=_from_dict(OptimSection, values.get("optim"), "optim"),
+            data=dataclass_from_dict(DataSection, values.get("data"), "data"),
+            model=dataclass_from_dict(ModelConfig, values["model"], "model"),
+            loss=dataclass_from_dict(LossSection, values.get("loss"), "loss"),
+            optim=dataclass_from_dict(OptimSection, values.get("optim"), "optim"),
             out_dir=str(values.get("out_dir", "run")),
         )
 
