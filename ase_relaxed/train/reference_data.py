@@ -9,8 +9,9 @@ a family (a nanotube chirality or graphene), then a variant — ``rattled``
 (Gaussian displacements), ``strained`` (random symmetric strain of the periodic
 axes), or ``thermal`` (a short Langevin run at 300–2000 K propagated with the
 cheap Brenner potential, the last frame labelled with the reference method).
-Frames are appended to the extxyz file one by one, so a killed run keeps what it computed and ``resume`` continues at frame k; the file is the
-same as an uninterrupted run's.
+Frames are appended to the extxyz file one by one, so a killed run keeps what
+it computed and ``resume`` continues at frame k; the file is the same as an
+uninterrupted run's.
 
 >>> config = DataConfig(method="brenner", chiralities=["5,0"], n_structures=2, min_length=8.0)
 >>> # generate_dataset("data.extxyz", config)
