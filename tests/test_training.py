@@ -1,6 +1,7 @@
 """Training from the command line: errors before training, learning, kill-and-resume, evaluation."""
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -13,11 +14,12 @@ import torch
 import yaml
 from ase.build import bulk
 from ase.calculators.singlepoint import SinglePointCalculator
-from ase.io import write
+from ase.io import read, write
 
 from ase_relaxed import InputError, load_model
 from ase_relaxed.structures import build_nanotube
 from ase_relaxed.train.config import TrainConfig
+from ase_relaxed.train.evaluate import test_model
 from ase_relaxed.train.loop import train
 
 
@@ -129,6 +131,14 @@ def test_evaluation_command_prints_metrics_and_plots(tmp_path, data_file):
     assert out.returncode == 0, out.stderr
     assert "forces_rmse" in out.stdout and "energy_rmse_per_atom" in out.stdout
     assert (tmp_path / "plots" / "parity.png").stat().st_size > 1000
+    everything = json.loads((tmp_path / "m.json").read_text())
+    assert everything["forces_rmse_over_std"] == pytest.approx(everything["forces_rmse"] / everything["forces_std"])
+
+    held_out = test_model(model_path, data_file, families=["cnt(3,3)"])
+    expected = sum(a.info["family"] == "cnt(3,3)" for a in read(data_file, ":"))
+    assert 0 < held_out["structures"] == expected < everything["structures"]
+    with pytest.raises(InputError, match=r"cnt\(9,9\).*not in"):
+        test_model(model_path, data_file, families=["cnt(9,9)"])
 
 
 def test_bad_inputs_fail_before_training(tmp_path, data_file):

@@ -1,5 +1,9 @@
 """Models shipped with ase_relaxed, loadable by name.
 
+Each entry of ``registry.json`` records the file, the reference method of its
+training data, species, cutoff and the errors on held-out test data, so that
+one line says what a model is good for:
+
 >>> "demo-carbon-random" in list_pretrained()
 True
 """
@@ -18,14 +22,36 @@ def _registry() -> dict[str, dict]:
     return json.loads((_HERE / "registry.json").read_text())
 
 
+def describe(entry: dict) -> str:
+    """One line: reference method | species | cutoff | test errors (| note)."""
+    parts = [entry.get("reference", "unknown reference"), "species " + ",".join(entry.get("species", [])),
+             f"cutoff {entry['cutoff']:g} Å" if "cutoff" in entry else "cutoff ?"]
+    errors = entry.get("test_errors")
+    if errors:
+        parts.append(
+            f"test ({errors['set']}): E RMSE {errors['energy_rmse_mev_per_atom']:.2f} meV/atom, "
+            f"F RMSE {errors['forces_rmse']:.3f} eV/Å ({100 * errors['forces_rmse_over_std']:.1f}% of σ_F)"
+        )
+    else:
+        parts.append("no test errors (untrained)")
+    if entry.get("note"):
+        parts.append(entry["note"])
+    return " | ".join(parts)
+
+
 def list_pretrained() -> dict[str, str]:
-    """Shipped model names, each with a one-line description."""
-    return {name: entry["description"] for name, entry in _registry().items()}
+    """Shipped model names, each with a one-line description (method, species, cutoff, test errors)."""
+    return {name: describe(entry) for name, entry in _registry().items()}
+
+
+def pretrained_info(name: str) -> dict:
+    """The registry entry of the shipped model ``name``."""
+    registry = _registry()
+    if name not in registry:
+        raise ModelFileError(f"no shipped model named {name!r}; shipped models: {sorted(registry)}")
+    return dict(registry[name])
 
 
 def pretrained_path(name: str) -> Path:
     """Path of the shipped model ``name`` (a clear error for unknown names)."""
-    registry = _registry()
-    if name not in registry:
-        raise ModelFileError(f"no shipped model named {name!r}; shipped models: {sorted(registry)}")
-    return _HERE / registry[name]["file"]
+    return _HERE / pretrained_info(name)["file"]

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..calculator import resolve_model
-from .dataset import labelled_graph, read_labelled
+from ..errors import InputError
+from .dataset import family_of, labelled_graph, read_labelled
 from .metrics import error_metrics, predict
 
 
@@ -41,10 +42,22 @@ def parity_plot(prediction: dict, path: str | Path, title: str = "") -> Path:
     return path
 
 
-def test_model(model, data_path: str | Path, plot_dir: str | Path | None = None) -> dict[str, float]:
-    """Error metrics of ``model`` (module, path or shipped name) on every frame of ``data_path``."""
+def test_model(
+    model, data_path: str | Path, plot_dir: str | Path | None = None, families: list[str] | None = None
+) -> dict[str, float]:
+    """Error metrics of ``model`` (module, path or shipped name) on the frames of ``data_path``.
+
+    With ``families``, only frames whose ``info["family"]`` is one of them are used
+    (e.g. the held-out chiralities of a training split).
+    """
     module = resolve_model(model)
     frames = read_labelled(data_path, module.config.species)
+    if families:
+        known = sorted({family_of(a) for a in frames})
+        unknown = sorted(set(families) - set(known))
+        if unknown:
+            raise InputError(f"families {unknown} are not in {str(data_path)!r}; it holds {known}")
+        frames = [a for a in frames if family_of(a) in families]
     graphs = [labelled_graph(a, module.config.cutoff) for a in frames]
     prediction = predict(module, graphs)
     metrics = error_metrics(prediction)

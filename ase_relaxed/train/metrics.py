@@ -46,6 +46,7 @@ def error_metrics(prediction: dict) -> dict[str, float]:
         "forces_mae": float(np.abs(df).mean()),
         "forces_rmse": float(np.sqrt((df**2).mean())),
         "forces_std": float(prediction["f_ref"].std()),
+        "forces_rmse_over_std": float(np.sqrt((df**2).mean()) / max(prediction["f_ref"].std(), 1e-300)),
         "structures": int(len(de)),
     }
     if len(prediction["s"]):

@@ -21,7 +21,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_test(args: argparse.Namespace) -> int:
     from .evaluate import test_model
 
-    metrics = test_model(args.model, args.data, plot_dir=args.plots)
+    metrics = test_model(args.model, args.data, plot_dir=args.plots, families=args.families)
     for key, value in metrics.items():
         print(f"{key:24s} {value}")
     if args.json:
@@ -51,6 +51,8 @@ def add_train_parsers(sub) -> None:
     test.add_argument("model", help="a .safetensors model file or a shipped name")
     test.add_argument("data", help="labelled structures (extxyz)")
     test.add_argument("--plots", default="parity", help="folder for parity.png (default: %(default)s)")
+    test.add_argument("--families", nargs="+", default=None, metavar="FAMILY",
+                      help="only frames of these families (info['family'], e.g. 'cnt(11,0)')")
     test.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     test.set_defaults(func=cmd_test)
 
