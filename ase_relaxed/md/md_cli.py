@@ -1,0 +1,220 @@
+"""``ase-relaxed md`` and ``ase-relaxed relax``.
+
+    ase-relaxed md STRUCTURE [--model M] [--ensemble {nve,langevin,bussi,nose-hoover,npt}]
+        [--barostat {isotropic,anisotropic}] [--temperature K] [--temperatures T1 T2 ...]
+        [--pressure GPa] [--timestep fs] [--steps N] [--seed S] [--replicas N]
+        [--friction 1/fs] [--tdamp fs] [--pdamp fs] [--traj FILE] [--log FILE] [--interval K]
+        [--checkpoint FILE] [--checkpoint-interval K] [--resume] [--config FILE.yaml]
+        [--max-force eV/Å] [--min-distance Å] [--max-temperature K] [--device D] [--dtype T]
+    ase-relaxed relax STRUCTURE [--model M] [--cell] [--optimizer {fire,bfgs}] [--fmax 0.01]
+        [--steps N] [--out relaxed.extxyz]
+
+Examples::
+
+    ase-relaxed md cnt:10,0:length=4 --ensemble langevin --temperature 300 --steps 20000
+    ase-relaxed md diamond:C:size=2 --ensemble npt --barostat anisotropic --pressure 1
+    ase-relaxed md cnt:6,6:length=4 --temperatures 300 600 900 --ensemble bussi   # 3 replicas
+    ase-relaxed md cnt:10,0:length=4 --steps 40000 --resume                       # after a crash
+    ase-relaxed relax diamond:C:size=2 --cell --fmax 0.005 --out relaxed.extxyz
+
+Options of ``md`` may also come from ``--config run.yaml`` (keys as the flag names, with
+``-`` or ``_``); flags on the command line win; unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import InputError
+from .options import BAROSTATS, ENSEMBLES, MDOptions
+from .outputs import LOG_COLUMNS, NPT_COLUMNS
+
+D = MDOptions()  # defaults, shown in the help
+MODEL_HELP = "model: a shipped name (see `ase-relaxed models`) or a .safetensors file (default: {})"
+
+
+def _read_one(structure: str, index: str):
+    from ..structures import read_structures
+
+    frames = read_structures(structure, index)
+    if len(frames) != 1:
+        raise InputError(f"--index {index!r} selects {len(frames)} frames of {structure!r}; pick one (e.g. -1)")
+    return frames[0]
+
+
+def _calculator(options_or_args, min_distance: float = 0.5):
+    from ..calculator import RelaxedCalculator
+
+    o = options_or_args
+    # overlapping atoms are the MD guard's business (it reports them with the step); relax checks them
+    return RelaxedCalculator(o.model, device=o.device, dtype=o.dtype, min_distance=min_distance,
+                             on_close="ignore" if isinstance(o, MDOptions) else "error")
+
+
+def md_options(args: argparse.Namespace) -> MDOptions:
+    """defaults ← (checkpoint, on --resume) ← --config ← flags given on the command line."""
+    given = {k: v for k, v in vars(args).items() if k not in ("func", "command", "config")}
+    config = MDOptions.read_config(args.config) if getattr(args, "config", None) else {}
+    options = MDOptions.from_sources(config, given)
+    if options.resume:
+        from .checkpoint import load_checkpoint
+
+        saved = load_checkpoint(options.checkpoint).options
+        options = MDOptions.from_sources(saved, config, given)
+        options.resume = True
+    return options
+
+
+def cmd_md(args: argparse.Namespace) -> int:
+    from .runner import MDRunner
+
+    options = md_options(args)
+    if not options.resume and options.structure is None:
+        raise InputError("md needs a STRUCTURE (a file or a builder spec such as cnt:10,0:length=4)")
+    calc = _calculator(options)
+    if options.resume:
+        runner = MDRunner.resume(calc, options)
+        print(f"# resuming {options.checkpoint} at step {runner.step_count} of {options.steps}")
+    else:
+        runner = MDRunner(_read_one(options.structure, options.index), calc, options)
+    atoms = runner.replicas[0].atoms
+    temperatures = ", ".join(f"{t:g}" for t in options.target_temperatures)
+    print(f"# md {options.ensemble} | {len(atoms)} atoms x {options.n_replicas} replica(s) | T = {temperatures} K | "
+          f"dt = {options.timestep:g} fs | model {options.model} ({calc.dtype}, {calc.device})")
+    result = runner.run()
+    print(f"# done: step {result.step} ({result.steps_run} steps in {result.wall_s:.1f} s, "
+          f"{result.steps_per_s:.3g} steps/s, {result.ns_per_day:.3g} ns/day)")
+    outputs = [options.replica_path(p, k) for p in (options.traj, options.log) for k in range(options.n_replicas)]
+    outputs = [p for p in outputs if p] + ([options.checkpoint] if options.checkpoint.lower() != "none" else [])
+    if outputs:
+        print("# wrote " + ", ".join(outputs))
+    return 0
+
+
+def cmd_relax(args: argparse.Namespace) -> int:
+    from ase.io import write
+
+    from .relax import relax
+
+    atoms = _read_one(args.structure, args.index)
+    calc = _calculator(args)
+    log = None if args.quiet else "-"
+    print(f"# relax {len(atoms)} atoms | {args.optimizer.upper()} | cell {'on' if args.cell else 'off'} | "
+          f"model {args.model} ({calc.dtype}, {calc.device})")
+    result = relax(atoms, calc, cell=args.cell, optimizer=args.optimizer, fmax=args.fmax, steps=args.steps,
+                   trajectory=args.traj, logfile=log)
+    n = len(atoms)
+    for label, energy, fmax, cell in (
+        ("initial", result.energy_initial, result.fmax_initial, atoms.cell.lengths()),
+        ("final", result.energy_final, result.fmax_final, result.atoms.cell.lengths()),
+    ):
+        print(f"{label:8s} E = {energy:.6f} eV ({energy / n:.6f} eV/atom)  fmax = {fmax:.5f} eV/Å  "
+              f"cell = {cell[0]:.4f} {cell[1]:.4f} {cell[2]:.4f} Å")
+    write(args.out, result.atoms, format="extxyz")
+    status = f"converged in {result.steps} steps" if result.converged else f"NOT converged after {result.steps} steps"
+    print(f"# {status} (fmax {args.fmax:g} eV/Å); wrote {args.out}")
+    if not result.converged:
+        print(f"ase-relaxed relax: warning: not converged; raise --steps (now {args.steps})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_model_args(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
+    parser.add_argument("--model", "-m", default=default(D.model), help=MODEL_HELP.format(D.model))
+    parser.add_argument("--device", default=default("auto"), help="auto (CUDA if available), cpu or cuda")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default=default(None),
+                        help="override the model's dtype (float64 recommended for NVE)")
+    parser.add_argument("--index", default=default("-1"), help="frame of a multi-frame file (default: -1, the last)")
+
+
+def add_md_parsers(sub) -> None:
+    """Add the ``md`` and ``relax`` subcommands to an argparse subparsers object."""
+    S = argparse.SUPPRESS
+    md = sub.add_parser(
+        "md", help="molecular dynamics (NVE, Langevin, Bussi, Nosé–Hoover, NPT), resumable, batched replicas",
+        description="Run MD on STRUCTURE with ASE integrators. Writes a CSV log (columns: "
+        + ", ".join(LOG_COLUMNS) + "; npt adds " + ", ".join(NPT_COLUMNS) + "; energies in eV for the whole "
+        "system, temperature in K, time in fs, volume in Å³, pressure in GPa), a trajectory (.traj = ASE binary, "
+        "else extxyz) every --interval steps, and an atomic checkpoint (npz) that --resume continues from. "
+        "Several replicas (_r{k} suffixes) share one batched model evaluation per step.",
+    )
+    md.add_argument("structure", nargs="?", default=S, help="a file ASE can read, or a builder spec "
+                    "(cnt:10,0:length=4, diamond:C:size=2); optional with --resume or a config naming it")
+    md.add_argument("--config", default=None, help="YAML file with any of these options (flags override it)")
+    _add_model_args(md, suppress=True)
+    md.add_argument("--ensemble", choices=ENSEMBLES, default=S, help=f"(default: {D.ensemble})")
+    md.add_argument("--barostat", choices=BAROSTATS, default=S, help="npt cell fluctuations: isotropic (volume "
+                    "only) or anisotropic (full cell, for symmetry-broken crystals) (default: isotropic)")
+    md.add_argument("--temperature", "-T", type=float, default=S,
+                    help=f"target temperature, K (default: {D.temperature:g})")
+    md.add_argument("--temperatures", type=float, nargs="+", default=S, metavar="T",
+                    help="one target temperature per replica (sets --replicas)")
+    md.add_argument("--initial-temperature", type=float, default=S,
+                    help="Maxwell–Boltzmann temperature of the initial velocities, K (default: the target)")
+    md.add_argument("--pressure", type=float, default=S, help=f"npt external pressure, GPa (default: {D.pressure:g})")
+    md.add_argument("--timestep", "--dt", type=float, default=S, help=f"time step, fs (default: {D.timestep:g})")
+    md.add_argument("--steps", "-n", type=int, default=S, help=f"total number of steps (default: {D.steps})")
+    md.add_argument("--seed", type=int, default=S, help="seed of velocities and thermostat noise; replica k "
+                    f"uses seed+k (default: {D.seed})")
+    md.add_argument("--replicas", type=int, default=S, help="independent copies run together (default: 1)")
+    md.add_argument("--friction", type=float, default=S, help=f"Langevin friction, 1/fs (default: {D.friction:g})")
+    md.add_argument("--tdamp", type=float, default=S, help="thermostat time constant, fs (default: 100 steps)")
+    md.add_argument("--pdamp", type=float, default=S, help="barostat time constant, fs (default: 1000 steps)")
+    md.add_argument("--traj", default=S, help=f"trajectory file, .traj or extxyz; 'none' for no output "
+                    f"(default: {D.traj})")
+    md.add_argument("--log", default=S, help=f"CSV log; 'none' for no log (default: {D.log})")
+    md.add_argument("--interval", type=int, default=S,
+                    help=f"write log and frames every K steps (default: {D.interval})")
+    md.add_argument("--checkpoint", default=S, help=f"checkpoint file (npz); 'none' for none (default: {D.checkpoint})")
+    md.add_argument("--checkpoint-interval", type=int, default=S, help="checkpoint every K steps (default: --interval)")
+    md.add_argument("--resume", action="store_true", default=S, help="continue the run saved in --checkpoint up to "
+                    "--steps; log and trajectory are cut back to the checkpoint")
+    md.add_argument("--max-force", type=float, default=S,
+                    help=f"stop if any |F| exceeds this, eV/Å (default: {D.max_force:g})")
+    md.add_argument("--min-distance", type=float, default=S,
+                    help=f"stop if atoms come closer, Å (default: {D.min_distance:g})")
+    md.add_argument("--max-temperature", type=float, default=S, help="stop above this temperature, K "
+                    "(default: max(10 x target, 10000))")
+    md.add_argument("--quiet", "-q", action="store_true", default=S, help="no progress bar")
+    md.set_defaults(func=cmd_md)
+
+    relax = sub.add_parser(
+        "relax", help="relax positions (and with --cell the cell) with FIRE or BFGS",
+        description="Relax STRUCTURE until max |F| < --fmax; with --cell the cell too (ase.filters."
+        "FrechetCellFilter; needs a 3D-periodic cell). Prints initial/final energy, fmax and cell lengths and writes "
+        "the relaxed structure (extxyz, with energy and forces). Exit status 1 if not converged.",
+    )
+    relax.add_argument("structure", help="a file ASE can read, or a builder spec (e.g. diamond:C:size=2)")
+    _add_model_args(relax, suppress=False)
+    relax.add_argument("--cell", action="store_true", help="relax the cell as well (3D-periodic structures)")
+    relax.add_argument("--optimizer", choices=["fire", "bfgs"], default="fire", help="(default: %(default)s)")
+    relax.add_argument("--fmax", type=float, default=0.01, help="force threshold, eV/Å (default: %(default)s)")
+    relax.add_argument("--steps", type=int, default=1000, help="maximum optimizer steps (default: %(default)s)")
+    relax.add_argument("--out", "-o", default="relaxed.extxyz", help="relaxed structure (default: %(default)s)")
+    relax.add_argument("--traj", default=None, help="optional ASE .traj of the optimisation")
+    relax.add_argument("--quiet", "-q", action="store_true", help="no per-step optimizer log")
+    relax.set_defaults(func=cmd_relax)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m ase_relaxed.md.md_cli md ...``), like ``ase-relaxed``."""
+    from ..errors import AseRelaxedError
+
+    parser = argparse.ArgumentParser(prog="ase-relaxed")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_md_parsers(sub)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except AseRelaxedError as error:
+        print(f"ase-relaxed {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
