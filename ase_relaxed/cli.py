@@ -3,6 +3,7 @@
     ase-relaxed --version
     ase-relaxed models
     ase-relaxed eval FILE_OR_SPEC --model NAME_OR_PATH [--out results.extxyz]
+    ase-relaxed md | relax | phonons | data | train | test | symmetry ...   (see --help of each)
 """
 
 from __future__ import annotations
@@ -95,10 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(evaluate)
     evaluate.set_defaults(func=cmd_eval)
 
+    from .md.md_cli import add_md_parsers
+    from .relaxed.symmetry_cli import add_symmetry_parser
     from .train.train_cli import add_data_parser, add_train_parsers
 
+    add_md_parsers(sub)
     add_data_parser(sub)
     add_train_parsers(sub)
+    add_symmetry_parser(sub)
     return parser
 
 

@@ -40,6 +40,8 @@ class ModelConfig:
     avg_num_neighbors: message normalisation (set from the data when training).
     energy_shift / energy_scale: per-species atomic energy E_i = scale·e_i + shift (eV).
     dtype: "float64" (default, for phonons and NVE) or "float32" (faster).
+    relaxed: learnable symmetry-breaking weights θ in every layer (Hofgard et al. 2024),
+        θ ∈ relaxed_multiplicity × (0e+0o+1o+1e+…+l_relaxed), exactly equivariant at initialisation.
     """
 
     species: list[str] = field(default_factory=lambda: ["C"])
@@ -56,6 +58,9 @@ class ModelConfig:
     energy_scale: list[float] | None = None
     dtype: str = "float64"
     seed: int = 0
+    relaxed: bool = False
+    l_relaxed: int = 2
+    relaxed_multiplicity: int = 1
 
     def __post_init__(self) -> None:
         self.species = list(self.species)
@@ -64,6 +69,8 @@ class ModelConfig:
             raise InputError(f"species must be chemical symbols, got {self.species}")
         if self.dtype not in DTYPES:
             raise InputError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+        if self.l_relaxed < 0 or self.relaxed_multiplicity < 1:
+            raise InputError("l_relaxed must be >= 0 and relaxed_multiplicity >= 1")
         if self.cutoff <= 0 or self.num_layers < 1 or self.channels < 1 or self.l_max < 0:
             raise InputError("cutoff, num_layers and channels must be positive and l_max >= 0")
         for name in ("energy_shift", "energy_scale"):

@@ -23,6 +23,7 @@ from e3nn import o3
 
 from .. import keys
 from ..nn import BesselBasis, InteractionBlock
+from ..relaxed.filter import RelaxedEdgeFilter
 from .config import ModelConfig
 
 
@@ -57,9 +58,12 @@ class EnergyModel(torch.nn.Module):
         layers, irreps = [], irreps_scalar
         for t in range(config.num_layers):
             irreps_out = irreps_scalar if t == config.num_layers - 1 else self.irreps_hidden
+            edge_filter = None
+            if config.relaxed:
+                edge_filter = RelaxedEdgeFilter(self.irreps_edge, config.l_relaxed, config.relaxed_multiplicity)
             block = InteractionBlock(
                 irreps, irreps_out, self.irreps_edge, n_species, config.num_radial_basis,
-                config.radial_hidden, config.radial_layers, config.avg_num_neighbors,
+                config.radial_hidden, config.radial_layers, config.avg_num_neighbors, edge_filter,
             )
             layers.append(block)
             irreps = block.irreps_out
@@ -73,6 +77,10 @@ class EnergyModel(torch.nn.Module):
         scale = config.energy_scale or [1.0] * n_species
         self.register_buffer("energy_shift", torch.tensor(shift, dtype=torch.float64))
         self.register_buffer("energy_scale", torch.tensor(scale, dtype=torch.float64))
+
+    def relaxed_filters(self) -> list[RelaxedEdgeFilter]:
+        """The symmetry-breaking filters, one per layer (empty for a strictly equivariant model)."""
+        return [block.edge_filter for block in self.interactions if block.edge_filter is not None]
 
     def species_index(self, atomic_numbers_: torch.Tensor) -> torch.Tensor:
         return self.species_lookup[atomic_numbers_]

@@ -9,7 +9,9 @@ harmonics Y(r̂_ij) and radial basis B(|r_ij|):
 
 with SC a fully connected tensor product of h_i with the one-hot species z_i
 (Batzner et al., Nat. Commun. 13, 2453 (2022), eqs. 3-6).  Every operation is
-E(3)-equivariant, so h' transforms like h.
+E(3)-equivariant, so h' transforms like h.  An optional ``edge_filter`` maps Y to
+another edge feature first (the relaxed filter a_ij = TP(θ, Y) of
+:mod:`ase_relaxed.relaxed.filter`).
 
 >>> from e3nn import o3
 >>> block = InteractionBlock("4x0e", "4x0e+4x1o", o3.Irreps.spherical_harmonics(2), 2, 8)
@@ -57,11 +59,14 @@ class InteractionBlock(torch.nn.Module):
         radial_hidden: int = 64,
         radial_layers: int = 2,
         avg_num_neighbors: float = 16.0,
+        edge_filter: torch.nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.irreps_in = o3.Irreps(irreps_in)
         irreps_out = o3.Irreps(irreps_out)
-        self.irreps_edge = o3.Irreps(irreps_edge)
+        # an optional edge filter (e.g. the relaxed a_ij = TP(θ, Y)) replaces Y in the message
+        self.edge_filter = edge_filter
+        self.irreps_edge = o3.Irreps(irreps_edge) if edge_filter is None else edge_filter.irreps_out
         self.avg_num_neighbors = float(avg_num_neighbors)
 
         scalars = o3.Irreps([(m, ir) for m, ir in irreps_out if ir.l == 0])
@@ -93,6 +98,8 @@ class InteractionBlock(torch.nn.Module):
         edge_radial: torch.Tensor,
     ) -> torch.Tensor:
         center, neighbor = edge_index
+        if self.edge_filter is not None:
+            edge_attr = self.edge_filter(edge_attr)
         x = self.linear_in(h)
         messages = self.tp(x[neighbor], edge_attr, self.radial(edge_radial))
         aggregated = torch.zeros(h.shape[0], messages.shape[1], dtype=h.dtype, device=h.device)

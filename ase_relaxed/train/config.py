@@ -45,11 +45,14 @@ class DataSection:
 
 @dataclass
 class LossSection:
-    """L = w_E Σ((E−E_ref)/N)² + w_F Σ|F−F_ref|²/(3N) + w_S Σ|σ−σ_ref|²/9 (batch means)."""
+    """L = w_E Σ((E−E_ref)/N)² + w_F Σ|F−F_ref|²/(3N) + w_S Σ|σ−σ_ref|²/9 (batch means)
+    (+ for relaxed models: w_θ2 Σ_layers ‖θ − θ₀‖² + w_θG Σ_layers Σ_blocks≠0e ‖θ_block‖)."""
 
     energy_weight: float = 1.0
     forces_weight: float = 10.0
     stress_weight: float = 0.0
+    theta_l2_weight: float = 0.0  # Hofgard et al. use 1e-6 (shape task)
+    theta_group_weight: float = 0.0  # ... and 1e-4 (EM task)
 
 
 @dataclass

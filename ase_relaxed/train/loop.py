@@ -29,7 +29,7 @@ from .config import TrainConfig
 from .dataset import STRESS_MASK, batch_labelled, fit_statistics, labelled_graph, read_labelled, split_indices
 from .metrics import error_metrics, predict
 
-LOG_FIELDS = ["step", "lr", "loss", "loss_energy", "loss_forces", "loss_stress",
+LOG_FIELDS = ["step", "lr", "loss", "loss_energy", "loss_forces", "loss_stress", "loss_theta",
               "val_energy_rmse_per_atom", "val_forces_rmse", "val_stress_rmse"]
 
 
@@ -46,9 +46,21 @@ def loss_terms(model, batch: dict, weights) -> dict[str, torch.Tensor]:
     if want_stress:
         mask = batch[STRESS_MASK]
         terms["loss_stress"] = ((pred[keys.STRESS][mask] - batch[keys.STRESS][mask]) ** 2).mean()
+    terms["loss_theta"] = theta_penalty(model, weights).to(terms["loss_energy"].dtype)
     terms["loss"] = (weights.energy_weight * terms["loss_energy"] + weights.forces_weight * terms["loss_forces"]
-                     + weights.stress_weight * terms["loss_stress"])
+                     + weights.stress_weight * terms["loss_stress"] + terms["loss_theta"])
     return terms
+
+
+def theta_penalty(model, weights) -> torch.Tensor:
+    """Regulariser of the symmetry-breaking weights θ (zero for strictly equivariant models)."""
+    total = torch.zeros(())
+    for layer in model.energy_model.relaxed_filters():
+        if weights.theta_l2_weight:
+            total = total + weights.theta_l2_weight * layer.penalty_l2()
+        if weights.theta_group_weight:
+            total = total + weights.theta_group_weight * layer.penalty_group()
+    return total
 
 
 class EMA:

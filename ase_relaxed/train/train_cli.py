@@ -1,9 +1,12 @@
-"""``ase-relaxed train`` and ``ase-relaxed test`` subcommands."""
+"""``ase-relaxed data``, ``train`` and ``test`` subcommands."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
+
+from ..errors import InputError
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -58,6 +61,18 @@ def add_train_parsers(sub) -> None:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
+    if args.method in ("tersoff-uniaxial", "tersoff"):
+        from .broken_symmetry_data import BrokenCrystalConfig, generate_broken_crystal
+
+        config = BrokenCrystalConfig(
+            strength=args.strength if args.method == "tersoff-uniaxial" else 0.0, direction=list(args.direction),
+            size=args.size, n_structures=args.n_structures, seed=args.seed,
+        )
+        if Path(args.out).exists() and not args.resume:
+            raise InputError(f"{args.out!r} exists; choose another --out")
+        path = generate_broken_crystal(args.out, config, progress=not args.quiet)
+        print(f"wrote {config.n_structures} frames to {path}")
+        return 0
     from .reference_data import DataConfig, generate_dataset
 
     config = DataConfig(
@@ -75,8 +90,11 @@ def add_data_parser(sub) -> None:
         description="Generate nanotube/graphene structures (rattled, strained, thermal) and label them with a "
         "reference method; frames are appended one by one, so --resume continues a killed run.",
     )
-    data.add_argument("--method", default="brenner", choices=["gfn1-xtb", "gfn2-xtb", "brenner"],
-                      help="reference method: tblite GFN1/GFN2-xTB, or matscipy Brenner (default: %(default)s)")
+    data.add_argument("--method", default="brenner",
+                      choices=["gfn1-xtb", "gfn2-xtb", "brenner", "tersoff-uniaxial", "tersoff"],
+                      help="reference method: tblite GFN1/GFN2-xTB or matscipy Brenner for nanotubes and graphene; "
+                      "tersoff-uniaxial (Tersoff + hidden λ Σ (r̂·n)² bond term) or plain tersoff for the diamond "
+                      "crystal of the symmetry-breaking study (default: %(default)s)")
     data.add_argument("--chiralities", nargs="+", default=["10,0", "6,6", "8,4"], metavar="N,M",
                       help="nanotube chiralities (default: %(default)s)")
     data.add_argument("--graphene", action=argparse.BooleanOptionalAction, default=True, help="include graphene")
@@ -85,6 +103,11 @@ def add_data_parser(sub) -> None:
     data.add_argument("--min-length", type=float, default=17.0,
                       help="shortest periodic length in Å (xTB is Γ-only: keep ≥ 17) (default: %(default)s)")
     data.add_argument("--vacuum", type=float, default=6.0, help="vacuum around tubes, Å; one per data set")
+    data.add_argument("--strength", type=float, default=1.0,
+                      help="tersoff-uniaxial: λ of the hidden term in eV (default: %(default)s)")
+    data.add_argument("--direction", type=float, nargs=3, default=[0.0, 0.0, 1.0], metavar=("NX", "NY", "NZ"),
+                      help="tersoff-uniaxial: the broken axis n (default: z)")
+    data.add_argument("--size", type=int, default=2, help="diamond: cubic cells per edge (default: %(default)s)")
     data.add_argument("--out", "-o", required=True, help="extxyz file to write")
     data.add_argument("--resume", action="store_true", help="continue an existing file")
     data.add_argument("--quiet", action="store_true", help="no progress bar")

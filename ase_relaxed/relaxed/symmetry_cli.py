@@ -1,0 +1,38 @@
+"""``ase-relaxed symmetry MODEL``: which symmetry did a relaxed model's θ break?"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def cmd_symmetry(args: argparse.Namespace) -> int:
+    from ..calculator import resolve_model
+    from .report import symmetry_breaking_report
+
+    report = symmetry_breaking_report(resolve_model(args.model), floor=args.floor, tol=args.tol)
+    print(report.format())
+    if args.plot:
+        print(f"wrote {report.plot(args.plot)}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(report.to_dict(), handle, indent=2)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def add_symmetry_parser(sub) -> None:
+    parser = sub.add_parser(
+        "symmetry", help="read back the symmetry a relaxed model broke",
+        description="Print the norm of every θ block per layer of a relaxed model (Hofgard et al. 2024), the "
+        "largest point group that leaves all θ unchanged (Schoenflies and Hermann-Mauguin names) and its "
+        "principal axis; optionally plot the blocks and their l=1, l=2 parts as spherical signals.",
+    )
+    parser.add_argument("model", help="a relaxed .safetensors model or a shipped name")
+    parser.add_argument("--floor", type=float, default=0.02,
+                        help="blocks with norm below FLOOR × |θ_0e| count as zero (default: %(default)s)")
+    parser.add_argument("--tol", type=float, default=0.05,
+                        help="relative tolerance of D(g)θ = θ (default: %(default)s)")
+    parser.add_argument("--plot", default=None, metavar="PNG", help="write the θ plot here")
+    parser.add_argument("--json", default=None, help="also write the report as JSON")
+    parser.set_defaults(func=cmd_symmetry)

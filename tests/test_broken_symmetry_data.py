@@ -1,0 +1,67 @@
+"""The symmetry-broken reference (Tersoff + hidden uniaxial bond term) and its data generator."""
+
+import json
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
+from ase.filters import FrechetCellFilter
+from ase.io import read
+from ase.optimize import BFGS
+
+from ase_relaxed.cli import main
+from ase_relaxed.train.broken_symmetry_data import UniaxialBondCalculator, broken_reference
+
+
+def distorted_crystal():
+    atoms = bulk("C", "diamond", a=3.566, cubic=True).repeat(2)
+    atoms.rattle(0.06, seed=1)
+    strain = np.eye(3) + 0.02 * np.random.default_rng(0).normal(size=(3, 3))
+    atoms.set_cell(atoms.cell.array @ strain, scale_atoms=True)
+    return atoms
+
+
+def test_uniaxial_term_forces_and_stress_are_derivatives_of_its_energy():
+    atoms = distorted_crystal()
+    atoms.calc = UniaxialBondCalculator(strength=0.7, direction=(1, 2, 3))
+    assert np.abs(atoms.get_forces() - calculate_numerical_forces(atoms, 1e-5)).max() < 1e-7
+    assert np.abs(atoms.get_stress() - calculate_numerical_stress(atoms, 1e-6)).max() < 1e-8
+
+
+def test_energy_depends_on_bond_orientation_only_through_n():
+    atoms = distorted_crystal()
+    n = np.array([1.0, 2.0, 3.0]) / np.sqrt(14)
+    q, _ = np.linalg.qr(np.random.default_rng(3).normal(size=(3, 3)))
+    moved = atoms.copy()
+    moved.positions, moved.cell = atoms.positions @ q.T, atoms.cell.array @ q.T
+    energy = UniaxialBondCalculator(0.7, n).get_potential_energy(atoms)
+    assert UniaxialBondCalculator(0.7, q @ n).get_potential_energy(moved) == pytest.approx(energy, abs=1e-12)
+    assert abs(UniaxialBondCalculator(0.7, n).get_potential_energy(moved) - energy) > 1e-4
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_hidden_term_makes_the_relaxed_crystal_tetragonal_along_n():
+    ratios = {}
+    for strength in (0.0, 0.5):
+        atoms = bulk("C", "diamond", a=3.566, cubic=True)
+        atoms.calc = broken_reference(strength, (0, 0, 1))
+        BFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=1e-5, steps=300)
+        lengths = atoms.cell.lengths()
+        assert lengths[0] == pytest.approx(lengths[1], rel=1e-6)
+        ratios[strength] = lengths[2] / lengths[0]
+    assert ratios[0.0] == pytest.approx(1.0, abs=1e-6)
+    assert ratios[0.5] < 0.99  # bonds avoid n: the crystal shortens along it
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_data_command_writes_labelled_frames_with_stress(tmp_path):
+    out = tmp_path / "broken.extxyz"
+    assert main(["data", "--method", "tersoff-uniaxial", "--strength", "0.5", "--direction", "1", "1", "0",
+                 "--size", "1", "-n", "3", "--seed", "4", "--out", str(out), "--quiet"]) == 0
+    frames = read(out, ":")
+    assert len(frames) == 3 and {f.info["variant"] for f in frames} == {"rattled", "strained", "thermal"}
+    for atoms in frames:
+        assert atoms.get_stress().shape == (6,) and np.isfinite(atoms.get_forces()).all()
+        assert json.loads(atoms.info["method_settings"])["direction"] == [1.0, 1.0, 0.0]
+    assert main(["data", "--method", "tersoff-uniaxial", "--size", "1", "-n", "3", "--out", str(out)]) == 2
