@@ -48,7 +48,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         args.model, device=args.device, dtype=args.dtype, on_close="warn" if args.allow_close else "error"
     )
     print(f"# model {args.model} ({calc.dtype}, {calc.device}); {len(frames)} structure(s)")
-    print(f"{'frame':>5} {'atoms':>6} {'energy/eV':>14} {'E/atom/eV':>11} {'max|F|/(eV/Å)':>14} {'stress/GPa (xx yy zz)':>24}")
+    print(f"{'frame':>5} {'atoms':>6} {'energy/eV':>14} {'E/atom/eV':>11} {'max|F|/(eV/Å)':>14} "
+          f"{'stress/GPa (xx yy zz)':>24}")
     results = []
     for k, atoms in enumerate(frames):
         atoms = atoms.copy()

@@ -47,7 +47,8 @@ def from_spec(spec: str) -> Atoms:
                 raise InputError("cnt needs a chirality, e.g. cnt:10,0")
             n, m = (int(x) for x in rest[0].split(","))
             o = _options(rest[1:])
-            return build_nanotube(n, m, int(o.get("length", 1)), float(o.get("vacuum", 6.0)), float(o.get("bond", 1.42)))
+            length, vacuum, bond = int(o.get("length", 1)), float(o.get("vacuum", 6.0)), float(o.get("bond", 1.42))
+            return build_nanotube(n, m, length, vacuum, bond)
         if kind == "diamond":
             from ase.build import bulk
 

@@ -190,7 +190,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
                     state["bad_evals"] += 1
                     state["stopped"] = state["bad_evals"] >= optim.patience
                 if bar is not None:
-                    bar.set_postfix(E=f"{val['energy_rmse_per_atom'] * 1e3:.2f}meV/at", F=f"{val['forces_rmse']:.3f}eV/Å")
+                    bar.set_postfix(E=f"{val['energy_rmse_per_atom'] * 1e3:.2f}meV/at",
+                                    F=f"{val['forces_rmse']:.3f}eV/Å")
             writer.writerow(row)
             log_file.flush()
             if step % optim.checkpoint_every == 0 or step == optim.max_steps or state["stopped"]:
