@@ -1,6 +1,7 @@
 """Training from the command line: errors before training, learning, kill-and-resume, evaluation."""
 
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -165,3 +166,43 @@ def test_bad_inputs_fail_before_training(tmp_path, data_file):
     with pytest.raises(InputError, match="training split is empty"):
         train(TrainConfig.from_dict(config), progress=False)
     assert not (tmp_path / "run").exists()  # nothing was started
+
+
+def weak_losses_of(model_path, data_file, seed=123):
+    """PITC and PISC of a trained model on every training frame, with fixed displacements."""
+    from ase_relaxed.physics.losses import weak_supervision_losses
+    from ase_relaxed.train.dataset import batch_labelled, labelled_graph
+
+    model = load_model(model_path).train()  # training mode: forces keep their graph, as in the loop
+    frames = read(data_file, ":")
+    batch = batch_labelled([labelled_graph(a, model.config.cutoff) for a in frames])
+    generator = torch.Generator().manual_seed(seed)
+    weak = weak_supervision_losses(model, batch, delta=0.05, generator=generator)
+    return {k: float(v.detach()) for k, v in weak.items()}
+
+
+def test_weak_supervision_losses_are_logged_and_lower_when_trained(tmp_path, data_file):
+    """Energy-only training (forces_weight 0) with and without PITC + PISC, same budget and batches."""
+    results = {}
+    for name, weights in [("plain", {}), ("weak", {"pitc_weight": 1e4, "pisc_weight": 1e4, "weak_delta": 0.05})]:
+        folder = tmp_path / name
+        folder.mkdir()
+        config = TrainConfig.from_yaml(write_config(folder, data_file, max_steps=30))
+        config.loss = dataclasses.replace(config.loss, forces_weight=0.0, stress_weight=0.0, **weights)
+        results[name] = weak_losses_of(train(config, progress=False), data_file)
+        rows = read_log(folder / "run" / "log.csv")
+        logged = [float(r["loss_pitc"]) for r in rows]
+        assert all(v > 0 for v in logged) if weights else all(v == 0 for v in logged)
+    assert results["weak"]["pitc"] < 0.5 * results["plain"]["pitc"]
+    assert results["weak"]["pisc"] < 0.5 * results["plain"]["pisc"]
+
+
+def test_weak_supervision_config_errors(tmp_path, data_file):
+    path = write_config(tmp_path, data_file)
+    values = yaml.safe_load(path.read_text())
+    values["loss"]["weak_distribution"] = "gaussian"
+    with pytest.raises(InputError, match="weak_distribution"):
+        TrainConfig.from_dict(values)
+    values["loss"].update(weak_distribution="normal", pitc_weight=-1.0)
+    with pytest.raises(InputError, match=">= 0"):
+        TrainConfig.from_dict(values)

@@ -53,6 +53,24 @@ class LossSection:
     stress_weight: float = 0.0
     theta_l2_weight: float = 0.0  # Hofgard et al. use 1e-6 (shape task)
     theta_group_weight: float = 0.0  # ... and 1e-4 (EM task)
+    # physics-informed weak supervision (Takamoto et al. 2024): + w_TC PITC + w_SC PISC, see physics/losses.py.
+    # The paper's ratios to the energy weight (1.2 and 0.01, unit-free) suggest pitc_weight = 1.2 energy_weight
+    # and pisc_weight = 0.01 energy_weight; 0 switches a term off.
+    pitc_weight: float = 0.0
+    pisc_weight: float = 0.0
+    weak_delta: float = 0.02  # Å: displacement components drawn from weak_distribution scaled by this
+    weak_distribution: str = "uniform"  # "uniform" [0, δ) as in the paper, "uniform_symmetric", "normal"
+    weak_use_labels: bool = False  # PITC right-hand side from the labels E_ref(R), F_ref(R)
+
+    def __post_init__(self) -> None:
+        if self.weak_distribution not in ("uniform", "uniform_symmetric", "normal"):
+            raise InputError(f"loss.weak_distribution must be uniform, uniform_symmetric or normal, "
+                             f"got {self.weak_distribution!r}")
+        if not self.weak_delta > 0:
+            raise InputError(f"loss.weak_delta must be positive, got {self.weak_delta}")
+        weights = [getattr(self, f.name) for f in dataclasses.fields(self) if f.name.endswith("_weight")]
+        if any(w < 0 for w in weights):
+            raise InputError("loss weights must be >= 0")
 
 
 @dataclass

@@ -2,6 +2,7 @@
 stopping, CSV log, and checkpoints that make a killed run resumable.
 
     L = w_E mean_k((E_k − E_k^ref)/N_k)² + w_F mean_iα(F_iα − F_iα^ref)² + w_S mean(σ − σ^ref)²
+        (+ w_TC PITC + w_SC PISC, Takamoto et al. 2024; + θ penalties for relaxed models)
 
 Batches are drawn from a permutation seeded by (seed, epoch), so the data order
 needs no saved RNG state: a run killed (even with SIGKILL) and resumed from its
@@ -25,16 +26,21 @@ import torch
 from .. import keys
 from ..errors import InputError
 from ..models import build_model, save_model
+from ..physics.losses import weak_supervision_losses
 from .config import TrainConfig
 from .dataset import STRESS_MASK, batch_labelled, fit_statistics, labelled_graph, read_labelled, split_indices
 from .metrics import error_metrics, predict
 
-LOG_FIELDS = ["step", "lr", "loss", "loss_energy", "loss_forces", "loss_stress", "loss_theta",
+LOG_FIELDS = ["step", "lr", "loss", "loss_energy", "loss_forces", "loss_stress", "loss_theta", "loss_pitc", "loss_pisc",
               "val_energy_rmse_per_atom", "val_forces_rmse", "val_stress_rmse"]
 
 
-def loss_terms(model, batch: dict, weights) -> dict[str, torch.Tensor]:
-    """Weighted energy, force and stress losses of one batch (training mode)."""
+def loss_terms(model, batch: dict, weights, step: int = 0, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Weighted energy, force, stress, θ and weak-supervision (PITC, PISC) losses of one batch (training mode).
+
+    The PITC/PISC displacements come from a generator seeded by (seed, step), so a resumed run draws the
+    same displacements as an uninterrupted one.
+    """
     want_stress = weights.stress_weight > 0 and bool(batch[STRESS_MASK].any())
     pred = model(batch, compute_forces=True, compute_stress=want_stress)
     n = batch[keys.NUM_ATOMS].to(pred[keys.ENERGY].dtype)
@@ -47,8 +53,19 @@ def loss_terms(model, batch: dict, weights) -> dict[str, torch.Tensor]:
         mask = batch[STRESS_MASK]
         terms["loss_stress"] = ((pred[keys.STRESS][mask] - batch[keys.STRESS][mask]) ** 2).mean()
     terms["loss_theta"] = theta_penalty(model, weights).to(terms["loss_energy"].dtype)
+    terms["loss_pitc"] = terms["loss_pisc"] = torch.zeros((), dtype=terms["loss_energy"].dtype)
+    active = tuple(name for name in ("pitc", "pisc") if getattr(weights, f"{name}_weight") > 0)
+    if active:
+        generator = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, step]).generate_state(1)[0]))
+        weak = weak_supervision_losses(
+            model, batch, delta=weights.weak_delta, generator=generator, distribution=weights.weak_distribution,
+            use_labels=weights.weak_use_labels, prediction_at_r=pred, terms=active,
+        )
+        for name in active:
+            terms[f"loss_{name}"] = weak[name]
     terms["loss"] = (weights.energy_weight * terms["loss_energy"] + weights.forces_weight * terms["loss_forces"]
-                     + weights.stress_weight * terms["loss_stress"] + terms["loss_theta"])
+                     + weights.stress_weight * terms["loss_stress"] + terms["loss_theta"]
+                     + weights.pitc_weight * terms["loss_pitc"] + weights.pisc_weight * terms["loss_pisc"])
     return terms
 
 
@@ -169,7 +186,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
             order = train_idx[np.random.default_rng([optim.seed, epoch]).permutation(len(train_idx))]
             chosen = order[position * optim.batch_size : (position + 1) * optim.batch_size]
             batch = batch_labelled([graphs[k] for k in chosen])
-            terms = loss_terms(model, batch, config.loss)
+            terms = loss_terms(model, batch, config.loss, step=step, seed=optim.seed)
             optimizer.zero_grad()
             terms["loss"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip)
