@@ -98,10 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=cmd_eval)
 
     from .md.md_cli import add_md_parsers
+    from .phonons_cli import add_phonons_parser
     from .relaxed.symmetry_cli import add_symmetry_parser
     from .train.train_cli import add_data_parser, add_train_parsers
 
     add_md_parsers(sub)
+    add_phonons_parser(sub)
     add_data_parser(sub)
     add_train_parsers(sub)
     add_symmetry_parser(sub)

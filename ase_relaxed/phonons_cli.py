@@ -1,0 +1,240 @@
+"""``ase-relaxed phonons``: phonopy finite-displacement phonons, or helical-symmetry phonons of a nanotube.
+
+    ase-relaxed phonons STRUCTURE [--model M] [--supercell N1 N2 N3] [--primitive {auto,none}]
+        [--distance 0.01] [--band auto|PATH] [--npoints 101] [--dos] [--pdos] [--mesh N1 N2 N3] [--thermal]
+        [--subtract-residual-forces] [--relax] [--fmax 1e-3] [--steps 500] [--helical]
+        [--interaction-range Å] [--batch-size K] [--index K] [--device D] [--dtype T] [--quiet] --out DIR
+
+Examples::
+
+    ase-relaxed phonons cnt:10,0 --relax --out cnt10                # supercell 1 1 N from the model's range
+    ase-relaxed phonons diamond:C --supercell 2 2 2 --dos --thermal --out diamond
+    ase-relaxed phonons cnt:10,0 --helical --relax --out cnt10_helical   # 12 force calls, any chirality
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+DEFAULT_MODEL = "demo-carbon-random"
+MODEL_HELP = (f"model: a shipped name (see `ase-relaxed models`) or a .safetensors file (default: {DEFAULT_MODEL}, "
+              "RANDOM weights, for smoke tests only; use a trained model such as carbon-gfn1 once shipped)")
+
+
+def _read_one(structure: str, index: str):
+    from .structures import read_structures
+
+    frames = read_structures(structure, index)
+    if len(frames) != 1:
+        raise InputError(f"--index {index!r} selects {len(frames)} frames of {structure!r}; pick one (e.g. -1)")
+    return frames[0]
+
+
+def _ints(values: list[str] | None, flag: str) -> list[int] | None:
+    if values is None:
+        return None
+    try:
+        numbers = [int(v) for v in values]
+    except ValueError:
+        numbers = []
+    if len(numbers) != 3 or min(numbers) < 1:
+        raise InputError(f"{flag} needs 3 positive integers (e.g. {flag} 1 1 4), got {' '.join(values)!r}")
+    return numbers
+
+
+def default_supercell(atoms, interaction_range: float | None) -> list[int]:
+    """3D: 2 2 2. Otherwise 1 along vacuum axes and, along periodic ones, the fewest repeats whose width is
+    ≥ 2 × the interaction range (20 Å when unknown), so that phonopy's supercell holds every Φ(0, R)."""
+    if atoms.pbc.all():
+        return [2, 2, 2]
+    needed = 2 * interaction_range if interaction_range else 20.0
+    widths = 1.0 / np.linalg.norm(np.linalg.inv(atoms.cell.array), axis=0)
+    return [max(1, math.ceil(needed / w - 1e-9)) if p else 1 for w, p in zip(widths, atoms.pbc)]
+
+
+def _table(frequencies: np.ndarray, per_line: int = 6) -> str:
+    lines = []
+    for start in range(0, len(frequencies), per_line):
+        chunk = frequencies[start:start + per_line]
+        lines.append(f"  {start + 1:4d}-{start + len(chunk):<4d}" + "".join(f"{f:10.2f}" for f in chunk))
+    return "\n".join(lines)
+
+
+def _report_gamma(frequencies: np.ndarray) -> None:
+    n_imaginary = int((frequencies < -5.0).sum())
+    print(f"# Γ-point frequencies (cm⁻¹; negative = imaginary): {len(frequencies)} modes, "
+          f"{n_imaginary} below -5 cm⁻¹")
+    print(_table(frequencies))
+
+
+def _relax(atoms, calc, fmax: float, steps: int):
+    from ase.optimize import BFGS
+
+    atoms = atoms.copy()
+    atoms.calc = calc
+    converged = BFGS(atoms, logfile=None).run(fmax=fmax, steps=steps)
+    residual = float(np.linalg.norm(atoms.get_forces(), axis=1).max(initial=0.0))
+    state = "converged" if converged else "NOT converged (phonons may show imaginary modes)"
+    print(f"# relaxed positions (BFGS, cell fixed): {state}, max|F| = {residual:.2e} eV/Å")
+    atoms.calc = None
+    return atoms
+
+
+def _helical(args: argparse.Namespace, calc, interaction_range: float | None) -> int:
+    from .symmetry import helical_phonons
+
+    kind, *rest = args.structure.split(":")
+    if Path(args.structure).exists() or kind != "cnt" or not rest:
+        raise InputError(f"--helical needs a nanotube builder spec such as cnt:10,0, got {args.structure!r}")
+    if args.supercell is not None:
+        raise InputError("--supercell does not apply to --helical (the segment follows --interaction-range)")
+    try:
+        n, m = (int(x) for x in rest[0].split(","))
+        options = dict(part.split("=", 1) for part in rest[1:])
+        bond = float(options["bond"]) if "bond" in options else None
+    except ValueError:
+        raise InputError(f"cannot read the chirality / options of {args.structure!r} (cnt:N,M[:bond=B])") from None
+    try:
+        result = helical_phonons(n, m, calc, bond_length=bond, interaction_range=interaction_range,
+                                 displacement=args.distance, relax=args.relax, fmax=args.fmax)
+    except RuntimeError as error:  # the symmetry-adapted relaxation did not converge
+        raise InputError(f"{error}; loosen --fmax or run without --relax") from None
+    lg = result.line_group
+    print(f"# helical phonons of the ({n},{m}) tube: {result.n_force_evaluations} force evaluations on a segment of "
+          f"{result.n_cells} translational cells ({len(lg.positions(result.n_cells))} atoms); "
+          f"{result.n_relax_evaluations} relaxation calls")
+    gamma = result.gamma_frequencies
+    _report_gamma(gamma)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    png = result.plot(out / "helical_bands_dos.png")
+    q = np.linspace(0.0, 0.5, 51)
+    data = {"n": n, "m": m, "n_force_evaluations": result.n_force_evaluations, "n_cells": result.n_cells,
+            "n_relax_evaluations": result.n_relax_evaluations, "interaction_range": interaction_range,
+            "gamma_frequencies_cm": gamma.tolist(), "q_reduced": q.tolist(),
+            "frequencies_cm": result.frequencies(q).tolist()}
+    path = out / "helical_phonons.json"
+    path.write_text(json.dumps(data, indent=1))
+    print(f"# wrote {png}, {path}")
+    return 0
+
+
+def cmd_phonons(args: argparse.Namespace) -> int:
+    from . import phonons as ph
+    from .calculator import RelaxedCalculator
+
+    if not args.distance > 0 or not args.fmax > 0 or args.steps < 0:
+        raise InputError("--distance and --fmax must be positive and --steps >= 0")
+    if args.interaction_range is not None and not args.interaction_range > 0:
+        raise InputError(f"--interaction-range must be positive, got {args.interaction_range}")
+    args.supercell = _ints(args.supercell, "--supercell")
+    mesh = _ints(args.mesh, "--mesh")
+    atoms = None if args.helical else _read_one(args.structure, args.index)
+    calc = RelaxedCalculator(args.model, device=args.device, dtype=args.dtype)
+    interaction_range = args.interaction_range or ph.get_interaction_range(calc)
+    print(f"# model {args.model} ({calc.dtype}, {calc.device}); interaction range {interaction_range or 0:g} Å")
+    if args.helical:
+        return _helical(args, calc, interaction_range)
+    if args.relax:
+        atoms = _relax(atoms, calc, args.fmax, args.steps)
+    supercell = args.supercell or default_supercell(atoms, interaction_range)
+    primitive = "auto" if args.primitive == "auto" and atoms.pbc.all() else None
+    phonon = ph.compute_phonons(atoms, calc, supercell, distance=args.distance, primitive_matrix=primitive,
+                             max_images_per_batch=args.batch_size, progress=not args.quiet,
+                             subtract_residual_forces=args.subtract_residual_forces)
+    info = ph.evaluation_info(phonon)
+    print(f"# {len(atoms)} atoms, supercell {' '.join(map(str, supercell))} ({info.n_atoms} atoms), "
+          f"{len(phonon.primitive)} in the primitive cell; {info.n_images} supercells evaluated in {info.n_calls} "
+          f"{'batched' if info.batched else 'single'} call(s), {info.seconds:.2f} s")
+    widths = 1.0 / np.linalg.norm(np.linalg.inv(phonon.supercell.cell), axis=0)
+    needed = 2 * (interaction_range or 0.0)
+    short = [f"{'abc'[i]} {widths[i]:.1f} Å" for i in range(3) if atoms.pbc[i] and widths[i] < needed]
+    if short:
+        print(f"# note: supercell narrower than 2 × interaction range ({needed:g} Å) along "
+              f"{', '.join(short)}: long-range force constants are folded; raise --supercell")
+    ph.run_band_structure(phonon, args.band, npoints=args.npoints)
+    ph.run_dos(phonon, mesh, with_pdos=args.pdos)
+    out = Path(args.out)
+    paths = ph.write_phonopy_outputs(phonon, out)
+    paths["bands_dos.png"] = ph.plot_bands_and_dos(phonon, out / "bands_dos.png", title=args.structure)
+    if args.dos:
+        paths["total_dos.dat"] = out / "total_dos.dat"
+        phonon.write_total_dos(filename=paths["total_dos.dat"])
+    if args.pdos:
+        paths["projected_dos.dat"] = out / "projected_dos.dat"
+        phonon.write_projected_dos(filename=paths["projected_dos.dat"])
+    _report_gamma(ph.gamma_frequencies(phonon))
+    if args.thermal:
+        thermal = ph.run_thermal(phonon, 0.0, 1000.0, 10.0)
+        paths["thermal_properties.yaml"] = out / "thermal_properties.yaml"
+        phonon.write_yaml_thermal_properties(filename=paths["thermal_properties.yaml"])
+        print(f"# thermal properties per primitive cell\n  {'T/K':>6} {'F/(kJ/mol)':>11} {'S/(J/K/mol)':>12} "
+              f"{'Cv/(J/K/mol)':>13}")
+        for t in (100.0, 300.0, 500.0, 1000.0):
+            k = int(np.argmin(np.abs(thermal["temperatures"] - t)))
+            print(f"  {thermal['temperatures'][k]:6.0f} {thermal['free_energy'][k]:11.4f} "
+                  f"{thermal['entropy'][k]:12.4f} {thermal['heat_capacity'][k]:13.4f}")
+    print("# wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def add_phonons_parser(sub) -> None:
+    """Add the ``phonons`` subcommand to an argparse subparsers object."""
+    p = sub.add_parser(
+        "phonons", help="phonons with phonopy (batched displacements) or helical symmetry (nanotubes)",
+        description="Harmonic phonons of STRUCTURE by finite displacements: phonopy generates the displaced "
+        "supercells, the model evaluates them in a few batched forward passes, and phonopy builds the force "
+        "constants. Writes phonopy.yaml (displacements + forces; `phonopy.load` and phonopy's own tools carry on), "
+        "FORCE_SETS, band.yaml and bands_dos.png into --out and prints the Γ-point frequencies (cm⁻¹). "
+        "Nanotubes (pbc F F T) keep their vacuum box and repeat only along the tube axis. Phonons at a "
+        "non-stationary geometry have imaginary (negative) modes: use --relax (or relax first with "
+        "`ase-relaxed relax`).",
+        epilog="--helical computes phonons of a cnt:N,M tube from its 2-atom fundamental domain with line-group "
+        "(screw + rotation) symmetry: 12 force evaluations for any chirality; writes helical_bands_dos.png and "
+        "helical_phonons.json (Γ frequencies and the dispersion on a q grid).",
+    )
+    p.add_argument("structure", help="a file ASE can read, or a builder spec (cnt:10,0, diamond:C, ...)")
+    p.add_argument("--model", "-m", default=DEFAULT_MODEL, help=MODEL_HELP)
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
+    p.add_argument("--dtype", choices=["float32", "float64"], default=None,
+                   help="override the model's dtype (float64 recommended: force constants are differences)")
+    p.add_argument("--index", default="-1", help="frame of a multi-frame file (default: -1, the last)")
+    p.add_argument("--out", "-o", default="phonons", help="output folder (default: %(default)s)")
+    p.add_argument("--supercell", nargs="+", default=None, metavar="N",
+                   help="3 repeats of the cell (default: 2 2 2 for 3D crystals; 1 1 N for tubes with the supercell "
+                   "length ≥ 2 × the interaction range); must be 1 along non-periodic axes")
+    p.add_argument("--primitive", choices=["auto", "none"], default="auto",
+                   help="3D: find the primitive cell (auto) or use the given cell (none); others: always the given")
+    p.add_argument("--distance", type=float, default=0.01, help="displacement in Å (default: %(default)s)")
+    p.add_argument("--band", default="auto",
+                   help="band path: auto (tubes Γ–Z; crystals seekpath/ASE) or an ASE path string such as "
+                   "GXWKGL,UX (default: auto)")
+    p.add_argument("--npoints", type=int, default=101, help="q-points per band segment (default: %(default)s)")
+    p.add_argument("--dos", action="store_true", help="also write total_dos.dat (THz, states/THz)")
+    p.add_argument("--pdos", action="store_true", help="also write projected_dos.dat (per atom)")
+    p.add_argument("--mesh", nargs="+", default=None, metavar="N",
+                   help="q mesh for DOS/thermal (default: 1 along vacuum axes, ~400 Å / a along a tube)")
+    p.add_argument("--thermal", action="store_true",
+                   help="harmonic free energy, entropy and heat capacity 0–1000 K → thermal_properties.yaml")
+    p.add_argument("--subtract-residual-forces", action="store_true",
+                   help="subtract the forces of the undisplaced supercell (phonopy --fz)")
+    p.add_argument("--relax", action="store_true",
+                   help="relax the positions first (BFGS, cell fixed); phonons at a non-stationary geometry "
+                   "have imaginary modes")
+    p.add_argument("--fmax", type=float, default=1e-3, help="--relax: force threshold in eV/Å (default: %(default)g)")
+    p.add_argument("--steps", type=int, default=500, help="--relax: maximum BFGS steps (default: %(default)s)")
+    p.add_argument("--helical", action="store_true",
+                   help="line-group phonons of a cnt:N,M spec from its 2-atom domain (see below)")
+    p.add_argument("--interaction-range", type=float, default=None,
+                   help="range of the force constants in Å (default: num_layers × cutoff of the model)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="displaced supercells per batched call (default: all; the calculator splits by memory)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_phonons)
