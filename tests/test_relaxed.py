@@ -125,3 +125,37 @@ def test_report_reads_back_a_uniaxial_quadrupole(tmp_path):
     assert main(["symmetry", str(path), "--plot", str(tmp_path / "theta.png"), "--json", str(tmp_path / "r.json")]) == 0
     assert (tmp_path / "theta.png").stat().st_size > 1000
     assert main(["symmetry", "demo-carbon-random"]) == 2  # strictly equivariant: a clear error
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_training_on_uniaxial_data_breaks_symmetry_along_n(tmp_path):
+    """A short training run on Tersoff + λ Σ (r̂·n)² data grows a θ quadrupole whose axis is n."""
+    from ase_relaxed.relaxed import symmetry_breaking_report
+    from ase_relaxed.train.broken_symmetry_data import BrokenCrystalConfig, generate_broken_crystal
+    from ase_relaxed.train.config import TrainConfig
+    from ase_relaxed.train.loop import train
+
+    n = np.array([0.36, 0.48, 0.8])
+    data = generate_broken_crystal(tmp_path / "d.extxyz", BrokenCrystalConfig(
+        strength=2.0, direction=list(n), size=1, n_structures=40), progress=False)
+    config = TrainConfig.from_dict({
+        "data": {"path": str(data), "val_fraction": 0.1, "test_fraction": 0.0},
+        "model": {**RELAXED, "cutoff": 3.0, "channels": 8, "dtype": "float32"},
+        "loss": {"energy_weight": 10.0, "forces_weight": 10.0, "stress_weight": 1000.0, "theta_group_weight": 0.01},
+        "optim": {"lr": 0.01, "max_steps": 300, "batch_size": 4, "eval_every": 50, "patience": 100},
+        "out_dir": str(tmp_path / "run"),
+    })
+    report = symmetry_breaking_report(load_model(train(config, progress=False)))
+    assert "2e" in report.kept_blocks
+    last = model_quadrupole_axis(report.theta[-1]["2e"])
+    assert np.degrees(np.arccos(min(1.0, abs(last @ n)))) < 10.0
+
+
+def model_quadrupole_axis(block):
+    """Principal axis of an l=2 block (the eigenvector of the most distinct eigenvalue)."""
+    from ase_relaxed.relaxed.harmonics import l2_to_matrix
+
+    values, vectors = np.linalg.eigh(l2_to_matrix(np.asarray(block))[0])
+    distinct = np.argmax(np.abs(values - np.median(values)))
+    return vectors[:, distinct]
