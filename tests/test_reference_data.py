@@ -1,5 +1,7 @@
 """The reference-data generator: real labels, determinism, crash-safe resume, clear errors."""
 
+import json
+
 import numpy as np
 import pytest
 from ase.io import read
@@ -26,6 +28,9 @@ def test_labels_are_the_reference_methods(tmp_path):
         if atoms.info["family"].startswith("cnt"):
             assert atoms.pbc.tolist() == [False, False, True] and atoms.cell[2, 2] >= 8.0
         assert "stress" not in atoms.calc.results  # no frame here is 3D periodic
+        settings = json.loads(atoms.info["method_settings"])  # the provenance survives the extxyz round trip
+        assert settings["generator"]["seed"] == SMALL.get("seed", 0)
+        assert settings["generator"]["config"]["chiralities"] == SMALL["chiralities"]
     assert {a.info["variant"] for a in frames} <= {"rattled", "strained", "thermal"}
 
 

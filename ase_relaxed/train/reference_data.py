@@ -187,7 +187,7 @@ def generate_dataset(path: str | Path, config: DataConfig, resume: bool = False,
     md_calc = calc if config.method == "brenner" else reference_calculator("brenner")[0]
     meta["thermal_md"] = "Langevin with matscipy Brenner, then labelled with the reference method"
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "n_structures"}  # resume may extend n
-    meta["generator"] = {"seed": config.seed, "config": json.dumps(settings)}
+    meta["generator"] = {"seed": config.seed, "config": settings}  # nested dict: a JSON string here gets mangled
     indices = range(done, config.n_structures)
     if progress:
         from tqdm.auto import tqdm
