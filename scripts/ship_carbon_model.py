@@ -22,7 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from shipping import ROOT, register
+
 CONFIG = ROOT / "configs" / "carbon_gfn1.yaml"
 NAME = "carbon-gfn1"
 
@@ -49,34 +50,13 @@ def main() -> None:
         "--plots", str(out / "plots"), "--json", str(metrics_path))
     metrics = json.loads(metrics_path.read_text())
 
-    pretrained = ROOT / "ase_relaxed" / "pretrained"
-    shutil.copyfile(model, pretrained / f"{NAME}.safetensors")
     figures = ROOT / "docs" / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(out / "plots" / "parity.png", figures / f"{NAME}-parity.png")
-    (ROOT / "benchmarks" / "results" / f"{NAME}_heldout.json").write_text(json.dumps(metrics, indent=2) + "\n")
-
-    registry_path = pretrained / "registry.json"
-    registry = json.loads(registry_path.read_text())
     families = ", ".join(f.removeprefix("cnt") for f in config.data.test_families)
-    registry[NAME] = {
-        "file": f"{NAME}.safetensors",
-        "reference": "GFN1-xTB (tblite), data/carbon_gfn1.extxyz",
-        "species": list(config.model.species),
-        "cutoff": config.model.cutoff,
-        "test_errors": {
-            "set": f"held-out CNT {families}, {metrics['structures']} frames",
-            "energy_rmse_mev_per_atom": 1e3 * metrics["energy_rmse_per_atom"],
-            "energy_mae_mev_per_atom": 1e3 * metrics["energy_mae_per_atom"],
-            "forces_rmse": metrics["forces_rmse"],
-            "forces_mae": metrics["forces_mae"],
-            "forces_std": metrics["forces_std"],
-            "forces_rmse_over_std": metrics["forces_rmse_over_std"],
-        },
-        "note": "made by scripts/ship_carbon_model.py",
-    }
-    registry_path.write_text(json.dumps(registry, indent=2, ensure_ascii=False) + "\n")
-    print(json.dumps(registry[NAME], indent=2, ensure_ascii=False))
+    entry = register(NAME, model, "GFN1-xTB (tblite), data/carbon_gfn1.extxyz", config.model.species,
+                     config.model.cutoff, metrics, f"held-out CNT {families}", "made by scripts/ship_carbon_model.py")
+    print(json.dumps(entry, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":
