@@ -30,9 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import ase
 import ase.io
@@ -42,6 +41,7 @@ import torch
 from ase import Atoms, units
 from ase.md.verlet import VelocityVerlet
 from bench_calculator import loadavg, machine_info
+from stopwatch import Stopwatch
 
 import ase_relaxed
 from ase_relaxed import ModelConfig, RelaxedCalculator, build_model
@@ -51,47 +51,6 @@ from ase_relaxed.structures import build_nanotube
 
 HERE = Path(__file__).resolve().parent
 OUTSIDE_TARGET = 0.15  # the fraction of step time outside the model that issue 8 asks us to stay under
-_MISSING = object()
-
-
-class Stopwatch:
-    """Seconds and call counts, per key, of wrapped callables while :attr:`active` is true.
-
-    :meth:`wrap` replaces ``owner.name`` by a timing wrapper (an instance attribute on objects,
-    a module attribute on modules); :meth:`restore` undoes every wrap, newest first.
-    """
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-        self.calls: dict[str, int] = defaultdict(int)
-        self.active = False
-        self._patched: list[tuple[Any, str, Any]] = []
-
-    def wrap(self, owner: Any, name: str, key: str) -> None:
-        original: Callable = getattr(owner, name)
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            if not self.active:
-                return original(*args, **kwargs)
-            start = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.seconds[key] += time.perf_counter() - start
-                self.calls[key] += 1
-
-        self._patched.append((owner, name, vars(owner).get(name, _MISSING)))
-        setattr(owner, name, timed)
-
-    def restore(self) -> None:
-        for owner, name, before in reversed(self._patched):
-            if before is _MISSING:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, before)
-        self._patched.clear()
-
-
 def step_stats(stamps: list[float], n_atoms: int, n_replicas: int, timestep_fs: float) -> dict[str, Any]:
     """Throughput from the times at which steps 0..N ended (stamps[0]: start of the first timed step)."""
     samples = [b - a for a, b in zip(stamps, stamps[1:])]

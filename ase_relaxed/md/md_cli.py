@@ -199,21 +199,10 @@ def add_md_parsers(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m ase_relaxed.md.md_cli md ...``), like ``ase-relaxed``."""
-    from ..errors import AseRelaxedError
+    """Stand-alone entry (``python -m ase_relaxed.md.md_cli md ...``): the ``ase-relaxed`` command line."""
+    from ..cli import main as cli_main
 
-    parser = argparse.ArgumentParser(prog="ase-relaxed")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    add_md_parsers(sub)
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    try:
-        return args.func(args)
-    except AseRelaxedError as error:
-        print(f"ase-relaxed {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    return cli_main(argv)
 
 
 if __name__ == "__main__":
