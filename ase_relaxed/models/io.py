@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -55,7 +56,17 @@ def save_model(model: torch.nn.Module, path: str | os.PathLike, training: dict |
     save_file(tensors, str(path), metadata=header)
 
 
-def read_model_file(path: str | os.PathLike) -> tuple[ModelConfig, dict, dict[str, torch.Tensor]]:
+def _config_of_kind(values: dict):
+    """The config dataclass of a stored model: the e3nn ``ModelConfig`` or, for ``model_kind: kernel-soap``,
+    the SOAP-kernel ``KernelConfig`` (imported lazily: ``ase_relaxed.kernel`` builds on this package)."""
+    if isinstance(values, dict) and values.get("model_kind") == "kernel-soap":
+        from ..kernel.io import config_from_dict
+
+        return config_from_dict(values)
+    return ModelConfig.from_dict(values)
+
+
+def read_model_file(path: str | os.PathLike) -> tuple[Any, dict, dict[str, torch.Tensor]]:
     """Return ``(config, metadata, state_dict)`` of a model file, validating it."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file, safe_open
@@ -75,7 +86,8 @@ def read_model_file(path: str | os.PathLike) -> tuple[ModelConfig, dict, dict[st
     if header.get("format") != FORMAT:
         raise ModelFileError(f"{str(path)!r} is a safetensors file but not an ase_relaxed model ({FORMAT})")
     try:
-        config = ModelConfig.from_dict(json.loads(header["ase_relaxed.config"]))
+        values = json.loads(header["ase_relaxed.config"])
+        config = _config_of_kind(values)
         metadata = json.loads(header["ase_relaxed.metadata"])
     except (KeyError, json.JSONDecodeError, InputError, TypeError) as error:
         raise ModelFileError(f"{str(path)!r} has a damaged model configuration: {error}") from None
@@ -87,7 +99,12 @@ def load_model(path: str | os.PathLike) -> torch.nn.Module:
     from . import build_model
 
     config, metadata, tensors = read_model_file(path)
-    model = build_model(config)
+    if getattr(config, "model_kind", None) == "kernel-soap":
+        from ..kernel.model import build_kernel_model  # lazy: ase_relaxed.kernel builds on this package
+
+        model = build_kernel_model(config)
+    else:
+        model = build_model(config)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:

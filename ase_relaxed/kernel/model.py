@@ -1,0 +1,141 @@
+"""Kernel energy model: SOAP + polynomial kernel, the force field of Sharma, Kumar, Suryanarayana.
+
+Sharma, Kumar, Suryanarayana, "Cyclic and helical symmetry-informed machine learned force fields"
+(arXiv:2408.07554; SPARC's MLFF): atomic energies are a linear model in kernel features
+
+    E_i = Σ_w α_w k(p_i, p_w) δ(z_i, z_w) + μ_{z_i},      k(p, q) = (p · q)^ζ,  ζ = 4,
+    E   = Σ_i E_i,
+
+where p_i is the normalised SOAP power spectrum of atom i (Bartók, Kondor, Csányi, PRB 87,
+184115 (2013); :mod:`ase_relaxed.kernel.soap`), p_w are W representative environments chosen
+from the training set, α_w the Bayesian-linear-regression weights and μ a per-species shift.
+Forces and stress follow by autograd through :class:`~ase_relaxed.models.output.ForceStressOutput`,
+exactly as for the graph networks, so the model plugs into :class:`~ase_relaxed.RelaxedCalculator`.
+
+The posterior of the weights (covariance S, noise precision β, prior precision α) is stored
+with the model, so :func:`ase_relaxed.kernel.fit.predict_with_uncertainty` works on a loaded model.
+
+>>> model = build_kernel_model(KernelConfig(n_representative=4))
+>>> type(model).__name__, model.dtype
+('ForceStressOutput', torch.float64)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import torch
+from ase.data import atomic_numbers
+
+from .. import keys
+from ..errors import InputError
+from ..models.config import DTYPES, dataclass_from_dict
+from ..models.output import ForceStressOutput
+from .soap import BOHR, SOAPDescriptor
+
+MODEL_KIND = "kernel-soap"
+
+
+@dataclass
+class KernelConfig:
+    """Hyper-parameters of the SOAP/polynomial-kernel force field (defaults as in SPARC).
+
+    species: chemical symbols (one SOAP density channel each).  cutoff: r_c in Å (10 Bohr).
+    n_max, l_max: radial functions and highest angular degree (8 × 6).  sigma: Gaussian width (Å).
+    zeta: polynomial-kernel exponent ζ.  n_representative: number W of representative environments.
+    energy_shift: per-species atomic energy μ (eV).  dtype: "float64" or "float32".
+    model_kind: always "kernel-soap"; it tells a model file which class to rebuild.
+    """
+
+    species: list[str] = field(default_factory=lambda: ["C"])
+    cutoff: float = 10 * BOHR
+    n_max: int = 8
+    l_max: int = 6
+    sigma: float = BOHR
+    zeta: int = 4
+    n_representative: int = 200
+    energy_shift: list[float] | None = None
+    dtype: str = "float64"
+    seed: int = 0
+    model_kind: str = MODEL_KIND
+
+    def __post_init__(self) -> None:
+        self.species = list(self.species)
+        unknown = [s for s in self.species if s not in atomic_numbers]
+        if unknown or not self.species:
+            raise InputError(f"species must be chemical symbols, got {self.species}")
+        if self.dtype not in DTYPES:
+            raise InputError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+        if self.cutoff <= 0 or self.sigma <= 0 or self.n_max < 1 or self.l_max < 0:
+            raise InputError("cutoff and sigma must be positive, n_max >= 1 and l_max >= 0")
+        if self.zeta < 1 or self.n_representative < 1:
+            raise InputError("zeta and n_representative must be >= 1")
+        if self.energy_shift is not None and len(self.energy_shift) != len(self.species):
+            raise InputError(f"energy_shift needs one value per species ({len(self.species)})")
+        if self.model_kind != MODEL_KIND:
+            raise InputError(f"model_kind must be {MODEL_KIND!r}, got {self.model_kind!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "KernelConfig":
+        return dataclass_from_dict(cls, values, "kernel model")
+
+
+class KernelEnergyModel(torch.nn.Module):
+    """Per-atom and total energies of a (batched) graph: same contract as ``EnergyModel``.
+
+    State: ``weights`` α_w (an ``nn.Parameter`` with ``requires_grad=False``, so that
+    ``ForceStressOutput.dtype`` and the calculator's device check, which look at
+    ``parameters()``, work), and buffers ``representatives`` p_w (W, D),
+    ``representative_species`` (W,), ``energy_shift`` μ (n_species,), ``posterior_covariance``
+    S (W, W), ``noise_precision`` β and ``prior_precision`` α (scalars).
+    """
+
+    def __init__(self, config: KernelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.descriptor = SOAPDescriptor(config.species, config.cutoff, config.n_max, config.l_max, config.sigma)
+        lookup = torch.full((119,), -1, dtype=torch.long)
+        for index, symbol in enumerate(config.species):
+            lookup[atomic_numbers[symbol]] = index
+        self.register_buffer("species_lookup", lookup)
+        n_rep, dim = config.n_representative, self.descriptor.dimension
+        self.weights = torch.nn.Parameter(torch.zeros(n_rep, dtype=torch.float64), requires_grad=False)
+        self.register_buffer("representatives", torch.zeros(n_rep, dim, dtype=torch.float64))
+        self.register_buffer("representative_species", torch.zeros(n_rep, dtype=torch.long))
+        shift = config.energy_shift or [0.0] * len(config.species)
+        self.register_buffer("energy_shift", torch.tensor(shift, dtype=torch.float64))
+        self.register_buffer("posterior_covariance", torch.zeros(n_rep, n_rep, dtype=torch.float64))
+        self.register_buffer("noise_precision", torch.tensor(1.0, dtype=torch.float64))
+        self.register_buffer("prior_precision", torch.tensor(1.0, dtype=torch.float64))
+
+    def species_index(self, atomic_numbers_: torch.Tensor) -> torch.Tensor:
+        return self.species_lookup[atomic_numbers_]
+
+    def kernel_matrix(self, descriptors: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        """K_iw = (p_i · p_w)^ζ δ(z_i, z_w), shape (n_atoms, W)."""
+        reps = self.representatives.to(descriptors.dtype)
+        same = species[:, None] == self.representative_species[None, :]
+        return torch.where(same, (descriptors @ reps.T) ** self.config.zeta, torch.zeros((), dtype=reps.dtype))
+
+    def features(self, data: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Kernel matrix K (n_atoms, W) and species index (n_atoms,) of a graph dict."""
+        species = self.species_index(data[keys.ATOMIC_NUMBERS])
+        return self.kernel_matrix(self.descriptor(data), species), species
+
+    def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        dtype = data[keys.POSITIONS].dtype
+        kernel, species = self.features(data)
+        atomic = kernel @ self.weights.to(dtype) + self.energy_shift[species].to(dtype)
+        num_graphs = data[keys.CELL].shape[0]
+        energy = torch.zeros(num_graphs, dtype=dtype, device=atomic.device).index_add(0, data[keys.BATCH], atomic)
+        return {**data, keys.ATOMIC_ENERGY: atomic, keys.ENERGY: energy}
+
+
+def build_kernel_model(config: KernelConfig) -> ForceStressOutput:
+    """An (unfitted, all-zero-weight) kernel model wrapped for forces and stress, in eval mode."""
+    model = ForceStressOutput(KernelEnergyModel(config))
+    return model.to(getattr(torch, config.dtype)).eval()
