@@ -18,7 +18,7 @@ MODEL_HELP = "model: a shipped name (see `ase-relaxed models`) or a .safetensors
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", "-m", default="demo-carbon-random", help=MODEL_HELP)
+    parser.add_argument("--model", "-m", default="carbon-gfn1", help=MODEL_HELP)
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda (default: auto)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default=None, help="override the model's dtype")
     parser.add_argument(

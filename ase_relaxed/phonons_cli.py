@@ -23,9 +23,9 @@ import numpy as np
 
 from .errors import InputError
 
-DEFAULT_MODEL = "demo-carbon-random"
+DEFAULT_MODEL = "carbon-gfn1"
 MODEL_HELP = (f"model: a shipped name (see `ase-relaxed models`) or a .safetensors file (default: {DEFAULT_MODEL}, "
-              "RANDOM weights, for smoke tests only; use a trained model such as carbon-gfn1 once shipped)")
+              "the GFN1-xTB carbon model; demo-carbon-random has random weights, for smoke tests only)")
 
 
 def _read_one(structure: str, index: str):

@@ -106,7 +106,7 @@ def test_config_file_and_flag_precedence(tmp_path):
     config.write_text("ensemble: langevin\ntemperature: 500\ntimestep: 1.0\nsteps: 7\n")
     options = md_options(parse(["md", "cnt:5,0", "--config", str(config), "--temperature", "400"]))
     assert (options.ensemble, options.temperature, options.timestep, options.steps) == ("langevin", 400.0, 1.0, 7)
-    assert options.tdamp_fs == 100.0 and options.structure == "cnt:5,0" and options.model == "demo-carbon-random"
+    assert options.tdamp_fs == 100.0 and options.structure == "cnt:5,0" and options.model == "carbon-gfn1"
     defaults = md_options(parse(["md", "cnt:5,0"]))
     assert (defaults.ensemble, defaults.timestep, defaults.barostat, defaults.temperature_limit) == (
         "nve", 0.5, "isotropic", 10_000.0)

@@ -202,7 +202,8 @@ def run_cli(argv, capsys):
 
 
 def test_cli_tube_and_helical_agree(tmp_path, capsys):
-    out = run_cli(["cnt:5,0", "--out", str(tmp_path / "sc"), "--quiet", "--dos", "--pdos", "--thermal"], capsys)
+    out = run_cli(["--model", "demo-carbon-random", "cnt:5,0", "--out", str(tmp_path / "sc"), "--quiet", "--dos",
+                   "--pdos", "--thermal"], capsys)
     assert "supercell 1 1 8 (160 atoms)" in out and "batched call(s)" in out and "Γ-point frequencies" in out
     files = ["phonopy.yaml", "FORCE_SETS", "band.yaml", "bands_dos.png", "total_dos.dat", "projected_dos.dat",
              "thermal_properties.yaml"]
@@ -210,7 +211,7 @@ def test_cli_tube_and_helical_agree(tmp_path, capsys):
     gamma = gamma_frequencies(phonopy.load(tmp_path / "sc" / "phonopy.yaml", log_level=0))
     assert len(gamma) == 60 and np.isfinite(gamma).all()
 
-    out = run_cli(["cnt:5,0", "--helical", "--out", str(tmp_path / "hel")], capsys)
+    out = run_cli(["--model", "demo-carbon-random", "cnt:5,0", "--helical", "--out", str(tmp_path / "hel")], capsys)
     assert "12 force evaluations" in out
     data = json.loads((tmp_path / "hel" / "helical_phonons.json").read_text())
     assert data["n_force_evaluations"] == 12 and np.shape(data["frequencies_cm"]) == (51, 60)
@@ -220,13 +221,15 @@ def test_cli_tube_and_helical_agree(tmp_path, capsys):
 
 
 def test_cli_diamond_relax_and_path(tmp_path, capsys):
-    out = run_cli(["diamond:C", "--relax", "--band", "GXMR", "--primitive", "none", "--out", str(tmp_path),
+    out = run_cli(["--model", "demo-carbon-random", "diamond:C", "--relax", "--band", "GXMR", "--primitive", "none",
+                   "--out", str(tmp_path),
                    "--quiet"], capsys)
     assert "relaxed positions (BFGS, cell fixed): converged" in out and "supercell 2 2 2 (64 atoms)" in out
     assert "8 in the primitive cell" in out and "note: supercell narrower" in out
     assert len(yaml.safe_load((tmp_path / "band.yaml").read_text())["phonon"]) > 0
     with pytest.raises(InputError, match="unknown special points"):  # L is no point of the simple cubic cell
-        run_cli(["diamond:C", "--band", "GXL", "--primitive", "none", "--out", str(tmp_path), "--quiet"], capsys)
+        run_cli(["--model", "demo-carbon-random", "diamond:C", "--band", "GXL", "--primitive", "none",
+                 "--out", str(tmp_path), "--quiet"], capsys)
 
 
 @pytest.mark.parametrize("argv, match", [
@@ -240,4 +243,4 @@ def test_cli_diamond_relax_and_path(tmp_path, capsys):
 ])
 def test_cli_errors(argv, match, tmp_path, capsys):
     with pytest.raises(InputError, match=match):
-        run_cli([*argv, "--out", str(tmp_path), "--quiet"], capsys)
+        run_cli(["--model", "demo-carbon-random", *argv, "--out", str(tmp_path), "--quiet"], capsys)

@@ -41,7 +41,7 @@ class MDOptions:
 
     structure: str | None = None
     index: str = "-1"
-    model: str = "demo-carbon-random"
+    model: str = "carbon-gfn1"
     device: str = "auto"
     dtype: str | None = None
     ensemble: str = "nve"
