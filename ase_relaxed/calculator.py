@@ -65,8 +65,9 @@ def resolve_model(model: torch.nn.Module | str | os.PathLike) -> ForceStressOutp
 class RelaxedCalculator(Calculator):
     """Energy, per-atom energies, forces and stress from an ase_relaxed model.
 
-    Parameters: ``model`` (module, path or shipped name; default the GFN1-xTB carbon model ``carbon-gfn1``), ``device`` ("auto",
-    "cpu", "cuda"), ``dtype`` (None keeps the model's; "float32"/"float64"),
+    Parameters: ``model`` (module, path or shipped name; default the GFN1-xTB
+    carbon model ``carbon-gfn1``), ``device`` ("auto", "cpu", "cuda"), ``dtype``
+    (None keeps the model's; "float32"/"float64"),
     ``neighbor_list`` backend, ``skin`` (Å; > 0 reuses the neighbour list while
     no atom moved more than skin/2), ``min_distance`` and ``on_close``
     ("error", "warn", "ignore") for overlapping atoms, ``max_edges_per_batch``
