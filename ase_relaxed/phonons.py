@@ -20,7 +20,7 @@ axes are ordinary lattice vectors for phonopy, the supercell repeats only the pe
 calculator sees every image with the original ``pbc``.
 
 The helpers follow phonopy's verbs: ``run_band_structure``, ``run_dos``, ``run_thermal``,
-``gamma_frequencies``, ``plot_bands_and_dos``, ``write_phonopy_outputs``.
+``gamma_frequencies``; :mod:`ase_relaxed.phonon_outputs` has ``plot_bands_and_dos`` and ``write_phonopy_outputs``.
 
 >>> from ase.build import bulk
 >>> from matscipy.calculators.manybody import Manybody
@@ -34,12 +34,10 @@ The helpers follow phonopy's verbs: ``run_band_structure``, ``run_dos``, ``run_t
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -53,8 +51,7 @@ from .errors import InputError
 
 __all__ = [
     "THZ_TO_CM", "EvaluationInfo", "compute_phonons", "default_mesh", "evaluate_forces", "evaluation_info",
-    "gamma_frequencies", "get_interaction_range", "plot_bands_and_dos", "run_band_structure", "run_dos", "run_thermal",
-    "write_phonopy_outputs",
+    "gamma_frequencies", "get_interaction_range", "run_band_structure", "run_dos", "run_thermal",
 ]
 
 #: 1 THz in cm⁻¹ (10¹² / c, c in cm/s); phonopy's THzToCm.
@@ -358,64 +355,3 @@ def gamma_frequencies(phonon: Phonopy) -> np.ndarray:
     eigenvalues = np.linalg.eigvalsh(phonon.dynamical_matrix.dynamical_matrix)
     factor = phonon.unit_conversion_factor * THZ_TO_CM
     return np.sort(np.sign(eigenvalues) * np.sqrt(np.abs(eigenvalues)) * factor)
-
-
-def _ticks(band) -> tuple[list[float], list[str]]:
-    """x positions and labels of the path's end points (a jump shows as "X|U")."""
-    labels = list(band.labels or [])
-    ticks, names, k = [float(band.distances[0][0])], [labels[0] if labels else ""], 1
-    for segment, connected in zip(band.distances, band.path_connections):
-        ticks.append(float(segment[-1]))
-        names.append(labels[k] if k < len(labels) else "")
-        k += 1
-        if not connected and k < len(labels):
-            names[-1] += "|" + labels[k]
-            k += 1
-    return ticks, names
-
-
-def plot_bands_and_dos(phonon: Phonopy, path_png: str | os.PathLike, title: str | None = None) -> Path:
-    """Band structure (cm⁻¹, labelled high-symmetry points) with the total DOS beside it, as a PNG.
-    Runs :func:`run_band_structure` / :func:`run_dos` with defaults where they were not run before."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    if phonon.band_structure is None:
-        run_band_structure(phonon)
-    if phonon.total_dos is None:
-        run_dos(phonon)
-    band = phonon.band_structure
-    fig = Figure(figsize=(8, 5))
-    FigureCanvasAgg(fig)
-    ax_b, ax_d = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [3, 1], "wspace": 0.12})
-    for distances, frequencies in zip(band.distances, band.frequencies):
-        ax_b.plot(distances, np.asarray(frequencies) * THZ_TO_CM, color="C0", lw=0.7)
-    ticks, names = _ticks(band)
-    for x in ticks:
-        ax_b.axvline(x, color="0.7", lw=0.5)
-    ax_b.axhline(0.0, color="0.5", lw=0.5, ls=":")
-    ax_b.set_xticks(ticks, names)
-    ax_b.set(xlim=(ticks[0], ticks[-1]), ylabel="frequency (cm⁻¹)", title=title)
-    dos = phonon.total_dos
-    ax_d.plot(np.asarray(dos.dos) / THZ_TO_CM, np.asarray(dos.frequency_points) * THZ_TO_CM, color="C1", lw=0.8)
-    ax_d.set(xlabel="DOS (states / cm⁻¹)")
-    ax_d.set_xlim(left=0)
-    fig.savefig(path_png, dpi=120, bbox_inches="tight")
-    return Path(path_png)
-
-
-def write_phonopy_outputs(phonon: Phonopy, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write ``phonopy.yaml`` (structure, supercell, displacements and forces; ``phonopy.load`` reads it),
-    ``FORCE_SETS`` and, if a band structure was run, ``band.yaml`` into ``out_dir``; returns name → path."""
-    from phonopy.file_IO import write_FORCE_SETS
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"phonopy.yaml": out / "phonopy.yaml", "FORCE_SETS": out / "FORCE_SETS"}
-    phonon.save(paths["phonopy.yaml"], settings={"force_sets": True, "displacements": True,
-                                                  "force_constants": False})
-    write_FORCE_SETS(phonon.dataset, filename=paths["FORCE_SETS"])
-    if phonon.band_structure is not None:
-        paths["band.yaml"] = out / "band.yaml"
-        phonon.write_yaml_band_structure(filename=paths["band.yaml"])
-    return paths

@@ -129,6 +129,7 @@ def _helical(args: argparse.Namespace, calc, interaction_range: float | None) ->
 def cmd_phonons(args: argparse.Namespace) -> int:
     from . import phonons as ph
     from .calculator import RelaxedCalculator
+    from .phonon_outputs import plot_bands_and_dos, write_phonopy_outputs
 
     if not args.distance > 0 or not args.fmax > 0 or args.steps < 0:
         raise InputError("--distance and --fmax must be positive and --steps >= 0")
@@ -162,8 +163,8 @@ def cmd_phonons(args: argparse.Namespace) -> int:
     ph.run_band_structure(phonon, args.band, npoints=args.npoints)
     ph.run_dos(phonon, mesh, with_pdos=args.pdos)
     out = Path(args.out)
-    paths = ph.write_phonopy_outputs(phonon, out)
-    paths["bands_dos.png"] = ph.plot_bands_and_dos(phonon, out / "bands_dos.png", title=args.structure)
+    paths = write_phonopy_outputs(phonon, out)
+    paths["bands_dos.png"] = plot_bands_and_dos(phonon, out / "bands_dos.png", title=args.structure)
     if args.dos:
         paths["total_dos.dat"] = out / "total_dos.dat"
         phonon.write_total_dos(filename=paths["total_dos.dat"])

@@ -20,9 +20,7 @@ import os
 os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # e3nn 0.4.4 + torch >= 2.6
 
 import argparse
-import contextlib
 import copy
-import json
 import statistics
 import sys
 import time
@@ -30,7 +28,7 @@ import warnings
 from typing import Any
 
 import numpy as np
-from mace_peer import MACE_HYPERS, build_mace
+from mace_peer import MACE_HYPERS, build_mace, print_json_result
 from stopwatch import Stopwatch
 
 warnings.filterwarnings("ignore")
@@ -160,12 +158,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    stdout = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):  # mace/e3nn print notices; keep stdout pure JSON
-        result = run(args)
-    stdout.write(json.dumps(result) + "\n")
-    return 0
+    return print_json_result(run, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -190,13 +190,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def print_json_result(run_fn, args: argparse.Namespace) -> int:
+    """Run ``run_fn(args)`` with its prints on stderr (mace/e3nn print notices) and its result as JSON on stdout."""
     stdout = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):  # mace/e3nn print notices; keep stdout pure JSON
-        result = run(args)
+    with contextlib.redirect_stdout(sys.stderr):
+        result = run_fn(args)
     stdout.write(json.dumps(result) + "\n")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return print_json_result(run, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from phonopy.file_IO import parse_FORCE_SETS
 
 from ase_relaxed import RelaxedCalculator
 from ase_relaxed.errors import InputError
+from ase_relaxed.phonon_outputs import plot_bands_and_dos, write_phonopy_outputs
 from ase_relaxed.phonons import (
     THZ_TO_CM,
     compute_phonons,
@@ -24,11 +25,9 @@ from ase_relaxed.phonons import (
     evaluation_info,
     gamma_frequencies,
     get_interaction_range,
-    plot_bands_and_dos,
     run_band_structure,
     run_dos,
     run_thermal,
-    write_phonopy_outputs,
 )
 from ase_relaxed.phonons_cli import add_phonons_parser, default_supercell
 from ase_relaxed.structures import read_structures
