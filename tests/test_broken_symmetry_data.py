@@ -65,3 +65,27 @@ def test_data_command_writes_labelled_frames_with_stress(tmp_path):
         assert atoms.get_stress().shape == (6,) and np.isfinite(atoms.get_forces()).all()
         assert json.loads(atoms.info["method_settings"])["direction"] == [1.0, 1.0, 0.0]
     assert main(["data", "--method", "tersoff-uniaxial", "--size", "1", "-n", "3", "--out", str(out)]) == 2
+
+
+def test_anisotropic_force_rms_is_linear_in_strength_and_vanishes_for_an_isotropic_average():
+    from ase.build import bulk
+
+    from ase_relaxed.train.broken_symmetry_data import anisotropic_force_rms
+
+    atoms = bulk("C", "diamond", a=3.567, cubic=True)
+    atoms.rattle(0.05, seed=1)
+    one = anisotropic_force_rms([atoms], 1.0, (0.36, 0.48, 0.8))
+    assert one > 1e-3
+    assert anisotropic_force_rms([atoms], 2.5, (0.36, 0.48, 0.8)) == pytest.approx(2.5 * one, rel=1e-12)
+    # the subtracted isotropic part λ Σ f_c does not depend on the orthonormal frame used to build it
+    from scipy.spatial.transform import Rotation
+
+    from ase_relaxed.train.broken_symmetry_data import UniaxialBondCalculator
+
+    frame = Rotation.random(random_state=0).as_matrix()
+    atoms = bulk("C", "diamond", a=4.4, cubic=True)  # bonds of 1.9 Å: inside the switching region of f_c
+    atoms.rattle(0.05, seed=1)
+    lab = sum(UniaxialBondCalculator(1.0, e).get_forces(atoms) for e in np.eye(3))
+    rotated = sum(UniaxialBondCalculator(1.0, e).get_forces(atoms) for e in frame)
+    assert np.abs(lab).max() > 1e-3
+    assert np.allclose(lab, rotated, atol=1e-12)
