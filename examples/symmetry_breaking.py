@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--strength", type=float, default=1.0, help="λ of the reference's hidden term (eV)")
     parser.add_argument("--direction", type=float, nargs=3, default=(0.0, 0.0, 1.0),
                         help="n of the reference's hidden term (the models must have been trained on it)")
-    parser.add_argument("--md-steps", type=int, default=200, help="NPT steps of each calculator")
+    parser.add_argument("--md-steps", type=int, default=100, help="NPT steps of each calculator (0.5 fs)")
     parser.add_argument("--out", default="out", help="folder for the figures and results.json")
     args = parser.parse_args()
     out = Path(args.out)
