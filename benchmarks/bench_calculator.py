@@ -44,6 +44,12 @@ RATTLE = 0.01  # Å; std of the fresh displacement given before every timed call
 N_IMAGES = 100
 
 
+def software_versions() -> dict[str, str]:
+    """Versions of the packages a timing depends on."""
+    return {"ase_relaxed": ase_relaxed.__version__, "torch": torch.__version__, "e3nn": e3nn.__version__,
+            "ase": ase.__version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
 def machine_info() -> dict[str, Any]:
     """CPU, OS, load and the git state of the checkout being measured."""
     cpu = platform.processor()
@@ -253,9 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         result: dict[str, Any] = {
             "benchmark": "energy+forces per call on CPU, ase_relaxed vs random-weight MACE",
             "machine": machine_info(),
-            "versions": {"ase_relaxed": ase_relaxed.__version__, "torch": torch.__version__,
-                         "e3nn": e3nn.__version__, "ase": ase.__version__, "numpy": np.__version__,
-                         "python": platform.python_version()},
+            "versions": software_versions(),
             "torch_threads": torch.get_num_threads(),
             "settings": {"quick": args.quick, "rattle_A": RATTLE, "repeats_40": args.repeats_small,
                          "warmup_40": args.warmup_small, "repeats_1000": args.repeats_large,

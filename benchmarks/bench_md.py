@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -35,15 +34,12 @@ from typing import Any
 
 import ase
 import ase.io
-import e3nn
-import numpy as np
 import torch
 from ase import Atoms, units
 from ase.md.verlet import VelocityVerlet
-from bench_calculator import loadavg, machine_info
+from bench_calculator import loadavg, machine_info, software_versions
 from stopwatch import Stopwatch
 
-import ase_relaxed
 from ase_relaxed import ModelConfig, RelaxedCalculator, build_model
 from ase_relaxed.md import MDOptions, MDRunner
 from ase_relaxed.md.runner import initialise_velocities, ns_per_day
@@ -382,9 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         result: dict[str, Any] = {
             "benchmark": "NVE velocity Verlet MD steps/s, ase_relaxed vs random-weight MACE",
             "machine": machine_info(),
-            "versions": {"ase_relaxed": ase_relaxed.__version__, "torch": torch.__version__,
-                         "e3nn": e3nn.__version__, "ase": ase.__version__, "numpy": np.__version__,
-                         "python": platform.python_version()},
+            "versions": software_versions(),
             "torch_threads": torch.get_num_threads(),
             "device": args.device,
             "gpu": torch.cuda.get_device_name(0) if args.device == "cuda" else None,

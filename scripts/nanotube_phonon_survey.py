@@ -182,12 +182,17 @@ def run_reference(cache: Cache, tubes: list[str], force: bool) -> None:
             cache.save()
 
 
+def gamma_deviation(a, b) -> dict:
+    """RMS, max |Δω|, mean Δω and count over the sorted Γ spectra a − b without the 4 zero modes."""
+    diff = np.sort(a)[N_ZERO:] - np.sort(b)[N_ZERO:]
+    return {"rms": float(np.sqrt(np.mean(diff**2))), "max": float(np.abs(diff).max()), "n_modes": int(diff.size),
+            "mean": float(diff.mean())}
+
+
 def compare(a: dict, b: dict) -> dict:
-    """RMS / max |Δω| of the sorted Γ spectra without the 4 zero modes, and the RBM and G shifts (a − b)."""
-    fa, fb = np.sort(a["gamma_frequencies"])[N_ZERO:], np.sort(b["gamma_frequencies"])[N_ZERO:]
-    diff = fa - fb
-    return {"rms": float(np.sqrt(np.mean(diff**2))), "max": float(np.abs(diff).max()), "n_modes": len(diff),
-            "mean": float(diff.mean()), "rbm": a["rbm"] - b["rbm"], "g_plus": a["g_plus_axial"] - b["g_plus_axial"],
+    """:func:`gamma_deviation` of two survey entries, and their RBM and G shifts (a − b)."""
+    return {**gamma_deviation(a["gamma_frequencies"], b["gamma_frequencies"]), "rbm": a["rbm"] - b["rbm"],
+            "g_plus": a["g_plus_axial"] - b["g_plus_axial"],
             "g_minus": a["g_minus_circumferential"] - b["g_minus_circumferential"], "g_top": a["g_top"] - b["g_top"]}
 
 

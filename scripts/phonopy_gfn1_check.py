@@ -29,19 +29,12 @@ from math import ceil
 from pathlib import Path
 
 import numpy as np
+from nanotube_phonon_survey import N_ZERO, gamma_deviation
 
 ROOT = Path(__file__).resolve().parents[1]
 SURVEY = ROOT / "benchmarks" / "results" / "nanotube_phonon_survey.json"
 RESULTS = ROOT / "benchmarks" / "results" / "phonopy_gfn1_check.json"
-N_ZERO = 4
 MIN_LENGTH = 17.0  # Å, as in the survey's GFN1 reference
-
-
-def deviation(a: np.ndarray, b: np.ndarray) -> dict:
-    """RMS, max and mean of (a − b) over the sorted spectra without the N_ZERO lowest modes."""
-    diff = np.sort(a)[N_ZERO:] - np.sort(b)[N_ZERO:]
-    return {"rms": float(np.sqrt(np.mean(diff**2))), "max": float(np.abs(diff).max()),
-            "mean": float(diff.mean()), "n_modes": int(diff.size)}
 
 
 def main() -> None:
@@ -81,8 +74,8 @@ def main() -> None:
                     "lowest_four": np.round(phonopy_gamma[:N_ZERO], 2).tolist()},
         "helical": {"n_force_evaluations": survey["gfn1"][key]["n_force_evaluations"],
                     "wall_s_including_relaxation": survey["gfn1"][key]["wall_s"]},
-        "phonopy_gfn1_vs_helical_gfn1": deviation(phonopy_gamma, helical),
-        "model_vs_phonopy_gfn1": deviation(model, phonopy_gamma),
+        "phonopy_gfn1_vs_helical_gfn1": gamma_deviation(phonopy_gamma, helical),
+        "model_vs_phonopy_gfn1": gamma_deviation(model, phonopy_gamma),
     }
     RESULTS.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k not in ("phonopy",)}, indent=1))
