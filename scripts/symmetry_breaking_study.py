@@ -1,13 +1,19 @@
 """The symmetry-breaking study of issue 5, gathered from the trained runs in ``runs/broken/``.
 
-    for c in strict_z relaxed_z strict_general relaxed_general relaxed_cubic; do
+    for c in strict_z relaxed_z strict_general relaxed_general strict_general_rotated \
+             relaxed_general_rotated relaxed_cubic; do
         (cd configs/broken && ase-relaxed train $c.yaml); done       # resumable; ~1 h each on 1 core
     python scripts/symmetry_breaking_study.py                       # → benchmarks/results/symmetry_breaking_study.json
 
-Three data sets (``data/README.md``), all diamond carbon labelled by matscipy's Tersoff potential:
+Four data sets (``data/README.md``), all diamond carbon labelled by matscipy's Tersoff potential:
 
 * ``diamond_uniaxial_z``: + λ Σ (r̂·n)² f_c with n = z (λ = 1 eV) — strict and relaxed model;
 * ``diamond_uniaxial_general``: the same with n = (0.36, 0.48, 0.80) — strict and relaxed model;
+* ``diamond_uniaxial_general_rotated``: the same n, every frame's crystal in its own random orientation —
+  strict and relaxed model. By joint equivariance (Hofgard et al. 2024) θ need not be more symmetric
+  than the *data set* (structures and labels together): with the crystal fixed that is Oh ∩ D∞h(n), only
+  Ci for this n (D4h for n = z, whose l ≤ 2 invariants are those of D∞h); with random orientations the
+  crystal breaks nothing and it is D∞h(n);
 * ``diamond_cubic``: Tersoff alone — relaxed model only (the control: θ should stay 0e).
 
 For every run: the test errors (random 20 % split, ``test_metrics.json``); for every pair: the
@@ -39,6 +45,8 @@ STUDIES = {
           "strict": "strict_z", "relaxed": "relaxed_z"},
     "general": {"data": "diamond_uniaxial_general.extxyz", "n": [0.36, 0.48, 0.8], "strength": 1.0,
                 "strict": "strict_general", "relaxed": "relaxed_general"},
+    "general_rotated": {"data": "diamond_uniaxial_general_rotated.extxyz", "n": [0.36, 0.48, 0.8],
+                        "strength": 1.0, "strict": "strict_general_rotated", "relaxed": "relaxed_general_rotated"},
     "cubic": {"data": "diamond_cubic.extxyz", "n": None, "strength": 0.0, "strict": None, "relaxed": "relaxed_cubic"},
 }
 ERRORS = ("forces_rmse", "energy_rmse_per_atom", "stress_rmse")

@@ -89,3 +89,24 @@ def test_anisotropic_force_rms_is_linear_in_strength_and_vanishes_for_an_isotrop
     rotated = sum(UniaxialBondCalculator(1.0, e).get_forces(atoms) for e in frame)
     assert np.abs(lab).max() > 1e-3
     assert np.allclose(lab, rotated, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_randomly_oriented_frames_carry_the_reference_distortion_of_their_own_orientation():
+    """A frame turned by R, relaxed with n fixed, equals the unturned cube relaxed with Rᵀn, turned by R."""
+    from ase_relaxed.train.broken_symmetry_data import BrokenCrystalConfig, random_rotation, relaxed_cell
+
+    n = np.array([0.36, 0.48, 0.8])
+    rotation = random_rotation(np.random.default_rng(5))
+    assert np.allclose(rotation @ rotation.T, np.eye(3)) and np.linalg.det(rotation) == pytest.approx(1.0)
+    turned = relaxed_cell(broken_reference(1.0, n), rotation=rotation)
+    plain = relaxed_cell(broken_reference(1.0, rotation.T @ n))
+    metric = turned.cell.array @ turned.cell.array.T  # rotation-invariant cell shape
+    assert np.allclose(metric, plain.cell.array @ plain.cell.array.T, atol=1e-4)
+    assert abs(turned.cell.array[0, 1]) > 0.1  # the cell really is turned
+
+    config = BrokenCrystalConfig(direction=list(n), size=1, n_structures=2, random_orientation=True)
+    from ase_relaxed.train.broken_symmetry_data import broken_crystal_frame
+
+    cells = [broken_crystal_frame(k, config, broken_reference(1.0, n)).cell.array for k in range(2)]
+    assert not np.allclose(cells[0], cells[1], atol=0.1)  # each frame has its own orientation

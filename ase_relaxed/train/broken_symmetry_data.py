@@ -130,18 +130,37 @@ class BrokenCrystalConfig:
     max_strain: float = 0.03
     temperature_range: tuple[float, float] = (300.0, 1500.0)
     thermal_steps: int = 30
+    # every frame's crystal turned by its own random rotation (n stays fixed in the lab frame), so that the
+    # data set's symmetry is D∞h(n) rather than Oh ∩ D∞h(n) (which is only Ci for a general n)
+    random_orientation: bool = False
 
 
-def relaxed_cell(calc: Calculator, lattice_constant: float = 3.566, fmax: float = 1e-5) -> Atoms:
+def random_rotation(rng: np.random.Generator) -> np.ndarray:
+    """A rotation matrix drawn uniformly from SO(3) (QR of a Gaussian matrix, Mezzadri 2007).
+
+    >>> R = random_rotation(np.random.default_rng(0))
+    >>> bool(np.allclose(R @ R.T, np.eye(3)) and np.isclose(np.linalg.det(R), 1.0))
+    True
+    """
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q = q * np.sign(np.diag(r))
+    return q if np.linalg.det(q) > 0 else -q
+
+
+def relaxed_cell(calc: Calculator, lattice_constant: float = 3.566, fmax: float = 1e-5,
+                 rotation: np.ndarray | None = None) -> Atoms:
     """The 8-atom diamond cell relaxed (positions and cell, ``FrechetCellFilter`` + BFGS) with ``calc``.
 
     With the hidden term the result is the reference's own tetragonal (n along z) or lower-symmetry cell.
+    ``rotation`` (3×3, orthogonal) turns the cube (cell and atoms, x → R x) before the relaxation.
     """
     from ase.build import bulk
     from ase.filters import FrechetCellFilter
     from ase.optimize import BFGS
 
     atoms = bulk("C", "diamond", a=lattice_constant, cubic=True)
+    if rotation is not None:
+        atoms.set_cell(atoms.cell.array @ np.asarray(rotation).T, scale_atoms=True)
     atoms.calc = calc
     BFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=fmax, steps=500)
     atoms.calc = None
@@ -158,13 +177,16 @@ def broken_crystal_frame(k: int, config: BrokenCrystalConfig, calc: Calculator, 
 
     rng = np.random.default_rng([config.seed, k])
     variant = ("rattled", "strained", "thermal")[k % 3]
+    if config.random_orientation:  # relaxed in its own orientation, so it carries the reference's distortion
+        base = relaxed_cell(calc, config.lattice_constant, rotation=random_rotation(rng))
     base = base if base is not None else relaxed_cell(calc, config.lattice_constant)
     atoms = base.repeat(config.size)
     strain = rng.uniform(-config.max_strain, config.max_strain, size=(3, 3))
     if variant != "rattled":
         atoms.set_cell(atoms.cell.array @ (np.eye(3) + 0.5 * (strain + strain.T)), scale_atoms=True)
     atoms.positions += rng.normal(scale=config.rattle_sigma, size=atoms.positions.shape)
-    info = {"family": "diamond-uniaxial" if config.strength else "diamond", "variant": variant, "index": k}
+    info = {"family": "diamond-uniaxial" if config.strength else "diamond", "variant": variant, "index": k,
+            "random_orientation": config.random_orientation}
     if variant == "thermal":
         temperature = float(rng.uniform(*config.temperature_range))
         info["temperature"] = temperature
@@ -195,7 +217,7 @@ def generate_broken_crystal(path: str | Path, config: BrokenCrystalConfig, progr
         from tqdm.auto import tqdm
 
         indices = tqdm(indices, desc="data (tersoff+uniaxial)", unit="frame")
-    base = relaxed_cell(calc, config.lattice_constant)
+    base = None if config.random_orientation else relaxed_cell(calc, config.lattice_constant)
     frames = [broken_crystal_frame(k, config, calc, base) for k in indices]
     path.parent.mkdir(parents=True, exist_ok=True)
     write(path, frames, format="extxyz")

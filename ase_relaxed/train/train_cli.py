@@ -67,6 +67,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         config = BrokenCrystalConfig(
             strength=args.strength if args.method == "tersoff-uniaxial" else 0.0, direction=list(args.direction),
             size=args.size, n_structures=args.n_structures, seed=args.seed,
+            random_orientation=args.random_orientation,
         )
         if Path(args.out).exists() and not args.resume:
             raise InputError(f"{args.out!r} exists; choose another --out")
@@ -108,6 +109,9 @@ def add_data_parser(sub) -> None:
     data.add_argument("--direction", type=float, nargs=3, default=[0.0, 0.0, 1.0], metavar=("NX", "NY", "NZ"),
                       help="tersoff-uniaxial: the broken axis n (default: z)")
     data.add_argument("--size", type=int, default=2, help="diamond: cubic cells per edge (default: %(default)s)")
+    data.add_argument("--random-orientation", action="store_true",
+                      help="diamond: turn every frame's crystal by its own random rotation (n stays fixed), so "
+                      "the data keep only the hidden term's D∞h(n) symmetry, not the crystal's")
     data.add_argument("--out", "-o", required=True, help="extxyz file to write")
     data.add_argument("--resume", action="store_true", help="continue an existing file")
     data.add_argument("--quiet", action="store_true", help="no progress bar")
