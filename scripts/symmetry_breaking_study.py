@@ -83,7 +83,7 @@ def cell_study(study: dict, models: dict[str, str]) -> dict:
 
 def main() -> None:
     from ase_relaxed.models.io import load_model
-    from ase_relaxed.relaxed import symmetry_breaking_report
+    from ase_relaxed.relaxed import symmetry_breaking_report, tolerance_scan
     from ase_relaxed.train.broken_symmetry_data import anisotropic_force_rms
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -114,8 +114,10 @@ def main() -> None:
         if "strict" in runs:
             entry["relaxed_over_strict"] = {k: errors["relaxed"][k] / errors["strict"][k] for k in ERRORS}
 
-        report = symmetry_breaking_report(load_model(args.runs / runs["relaxed"] / "model.safetensors"))
+        model = load_model(args.runs / runs["relaxed"] / "model.safetensors")
+        report = symmetry_breaking_report(model)
         entry["symmetry"] = report.to_dict()
+        entry["symmetry"]["tolerance_scan"] = tolerance_scan(model)
         if study["n"] is not None and report.axis is not None:
             entry["symmetry"]["axis_angle_to_n_deg"] = report.axis_angle_to(study["n"])
         report.plot(FIGURES / f"theta-{runs['relaxed']}.png")
@@ -133,7 +135,8 @@ def main() -> None:
             print(f"[{key}] relaxed/strict: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
         angle = entry["symmetry"].get("axis_angle_to_n_deg")
         print(f"[{key}] θ keeps {report.group} ({report.hermann_mauguin}), blocks {report.kept_blocks}"
-              + (f", axis {angle:.2f}° from n" if angle is not None else ""))
+              + (f", axis {angle:.2f}° from n" if angle is not None else "") + "; tolerance scan "
+              + ", ".join(f"{row['tol']:g} {row['schoenflies']}" for row in entry["symmetry"]["tolerance_scan"]))
         for name, cell in entry.get("cells", {}).items():
             angle = cell["axis_angle_to_n_deg"]
             print(f"[{key}] c/a {name:9s} {cell['c_over_a']:.4f}"

@@ -159,3 +159,30 @@ def model_quadrupole_axis(block):
     values, vectors = np.linalg.eigh(l2_to_matrix(np.asarray(block))[0])
     distinct = np.argmax(np.abs(values - np.median(values)))
     return vectors[:, distinct]
+
+
+def test_tolerance_scan_goes_from_orthorhombic_to_axial_as_the_tolerance_passes_the_biaxial_part(tmp_path, capsys):
+    """θ_2e = uniaxial quadrupole along n + 5 % biaxial part (axes n, m, k): D2h at tight, D∞h at loose tolerance."""
+    from e3nn import o3
+
+    from ase_relaxed.cli import main
+    from ase_relaxed.relaxed import tolerance_scan
+
+    n = np.array([0.36, 0.48, 0.8])
+    m = np.cross(n, [1.0, 0.0, 0.0])
+    m /= np.linalg.norm(m)
+    k = np.cross(n, m)
+    model = set_uniaxial_theta(build_model(ModelConfig(**RELAXED)), n)
+    y2 = [o3.spherical_harmonics(2, torch.tensor(v, dtype=torch.float64), normalize=True) for v in (m, k)]
+    with torch.no_grad():
+        for layer in model.energy_model.relaxed_filters():
+            start = layer.irreps_theta.dim - 10
+            layer.theta[start:start + 5] += 0.05 * 0.3 * (y2[0] - y2[1]).to(layer.theta.dtype)
+    rows = tolerance_scan(model, (0.01, 0.2))
+    assert [row["schoenflies"] for row in rows] == ["D2h", "Dinfh"]
+    for row in rows:
+        assert abs(np.dot(row["axis"], n)) > np.cos(np.radians(0.1))
+    path = tmp_path / "biaxial.safetensors"
+    save_model(model, path)
+    assert main(["symmetry", str(path), "--scan"]) == 0
+    assert "0.01 → D2h" in capsys.readouterr().out

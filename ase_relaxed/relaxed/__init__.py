@@ -5,10 +5,11 @@
 """
 
 from .filter import RelaxedEdgeFilter, transform_theta
-from .report import SymmetryReport, symmetry_breaking_report
+from .report import SymmetryReport, symmetry_breaking_report, tolerance_scan
 from .stabilizer import StabilizerResult, plot_theta, stabilizer
 
 __all__ = [
     "RelaxedEdgeFilter", "StabilizerResult", "SymmetryReport", "plot_theta", "stabilizer", "symmetry_breaking_report",
+    "tolerance_scan",
     "transform_theta",
 ]

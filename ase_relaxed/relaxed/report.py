@@ -101,3 +101,23 @@ def symmetry_breaking_report(model, floor: float = 0.02, tol: float = 0.05) -> S
     result = stabilizer({name: np.concatenate(rows) for name, rows in stacked.items()}, tol=tol)
     ordered = [name for name in theta[0] if name in kept and name != "0e"]
     return SymmetryReport(norms, ordered, result, floor, theta)
+
+
+def tolerance_scan(model, tolerances=(0.01, 0.02, 0.05, 0.1, 0.2), floor: float = 0.02) -> list[dict]:
+    """The group θ keeps at each relative tolerance, like a ``symprec`` scan in spglib.
+
+    A learned θ is never exactly symmetric: an axial group at a tolerance slightly above the default
+    says that the data's symmetry breaking is that of the axial group, up to residual anisotropy of the
+    size of that tolerance (relative to the symmetry-breaking part of θ).
+
+    >>> from ase_relaxed import ModelConfig, build_model
+    >>> model = build_model(ModelConfig(species=["C"], channels=4, num_layers=1, relaxed=True))
+    >>> [row["schoenflies"] for row in tolerance_scan(model, (0.01, 0.1))]
+    ['O(3)', 'O(3)']
+    """
+    rows = []
+    for tol in tolerances:
+        report = symmetry_breaking_report(model, floor=floor, tol=tol)
+        rows.append({"tol": tol, "schoenflies": report.group, "hermann_mauguin": report.hermann_mauguin,
+                     "axis": None if report.axis is None else [float(x) for x in report.axis]})
+    return rows

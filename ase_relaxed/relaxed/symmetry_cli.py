@@ -12,6 +12,12 @@ def cmd_symmetry(args: argparse.Namespace) -> int:
 
     report = symmetry_breaking_report(resolve_model(args.model), floor=args.floor, tol=args.tol)
     print(report.format())
+    if args.scan is not None:
+        from .report import tolerance_scan
+
+        tolerances = args.scan or (0.01, 0.02, 0.05, 0.1, 0.2)
+        rows = tolerance_scan(resolve_model(args.model), tolerances, floor=args.floor)
+        print("tolerance scan: " + " · ".join(f"{row['tol']:g} → {row['schoenflies']}" for row in rows))
     if args.plot:
         print(f"wrote {report.plot(args.plot)}")
     if args.json:
@@ -33,6 +39,9 @@ def add_symmetry_parser(sub) -> None:
                         help="blocks with norm below FLOOR × |θ_0e| count as zero (default: %(default)s)")
     parser.add_argument("--tol", type=float, default=0.05,
                         help="relative tolerance of D(g)θ = θ (default: %(default)s)")
+    parser.add_argument("--scan", type=float, nargs="*", default=None, metavar="TOL",
+                        help="also print the group at each of these tolerances (bare --scan: 0.01 0.02 0.05 "
+                        "0.1 0.2), to see how far θ is from a higher symmetry")
     parser.add_argument("--plot", default=None, metavar="PNG", help="write the θ plot here")
     parser.add_argument("--json", default=None, help="also write the report as JSON")
     parser.set_defaults(func=cmd_symmetry)
