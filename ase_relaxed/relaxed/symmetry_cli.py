@@ -10,13 +10,14 @@ def cmd_symmetry(args: argparse.Namespace) -> int:
     from ..calculator import resolve_model
     from .report import symmetry_breaking_report
 
-    report = symmetry_breaking_report(resolve_model(args.model), floor=args.floor, tol=args.tol)
+    model = resolve_model(args.model)
+    report = symmetry_breaking_report(model, floor=args.floor, tol=args.tol)
     print(report.format())
     if args.scan is not None:
         from .report import tolerance_scan
 
         tolerances = args.scan or (0.01, 0.02, 0.05, 0.1, 0.2)
-        rows = tolerance_scan(resolve_model(args.model), tolerances, floor=args.floor)
+        rows = tolerance_scan(model, tolerances, floor=args.floor)
         print("tolerance scan: " + " · ".join(f"{row['tol']:g} → {row['schoenflies']}" for row in rows))
     if args.plot:
         print(f"wrote {report.plot(args.plot)}")

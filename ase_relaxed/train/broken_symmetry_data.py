@@ -169,7 +169,9 @@ def relaxed_cell(calc: Calculator, lattice_constant: float = 3.566, fmax: float 
 
 def broken_crystal_frame(k: int, config: BrokenCrystalConfig, calc: Calculator, base: Atoms | None = None) -> Atoms:
     """Frame k (deterministic for (seed, k)): rattled, strained and thermal variants of ``base`` (default:
-    the reference's own relaxed cell) repeated ``size`` times, labelled with ``calc``."""
+    the reference's own relaxed cell) repeated ``size`` times, labelled with ``calc``.  With
+    ``config.random_orientation`` ``base`` is ignored: the cube is turned by a random rotation drawn from
+    the frame's generator and relaxed with ``calc`` in that orientation."""
     from ase import units
     from ase.calculators.singlepoint import SinglePointCalculator
     from ase.md.langevin import Langevin
