@@ -1,7 +1,8 @@
 """The symmetry-breaking study of issue 5, gathered from the trained runs in ``runs/broken/``.
 
     for c in strict_z relaxed_z strict_general relaxed_general strict_general_rotated \
-             relaxed_general_rotated relaxed_general_rotated270 relaxed_cubic; do
+             relaxed_general_rotated strict_general_rotated270 relaxed_general_rotated270 \
+             relaxed_cubic; do
         (cd configs/broken && ase-relaxed train $c.yaml); done       # resumable; 20-40 min each on 2 cores
     python scripts/symmetry_breaking_study.py                       # → benchmarks/results/symmetry_breaking_study.json
 
@@ -14,8 +15,8 @@ Five data sets (``data/README.md``), all diamond carbon labelled by matscipy's T
   than the *data set* (structures and labels together): with the crystal fixed that is Oh ∩ D∞h(n), only
   Ci for this n (D4h for n = z, whose l ≤ 2 invariants are those of D∞h); with random orientations the
   crystal breaks nothing and it is D∞h(n);
-* ``diamond_uniaxial_general_rotated270``: 270 such frames (the first 90 are the previous file) — relaxed
-  model only: the θ left over from sampling only 90 orientations should shrink;
+* ``diamond_uniaxial_general_rotated270``: 270 such frames (the first 90 are the previous file) — strict
+  and relaxed model: the θ left over from sampling only 90 orientations should shrink;
 * ``diamond_cubic``: Tersoff alone — relaxed model only (the control: θ should stay 0e).
 
 For every run: the test errors (random 20 % split, ``test_metrics.json``); for every pair: the
@@ -50,7 +51,8 @@ STUDIES = {
     "general_rotated": {"data": "diamond_uniaxial_general_rotated.extxyz", "n": [0.36, 0.48, 0.8],
                         "strength": 1.0, "strict": "strict_general_rotated", "relaxed": "relaxed_general_rotated"},
     "general_rotated270": {"data": "diamond_uniaxial_general_rotated270.extxyz", "n": [0.36, 0.48, 0.8],
-                           "strength": 1.0, "strict": None, "relaxed": "relaxed_general_rotated270"},
+                           "strength": 1.0, "strict": "strict_general_rotated270",
+                           "relaxed": "relaxed_general_rotated270"},
     "cubic": {"data": "diamond_cubic.extxyz", "n": None, "strength": 0.0, "strict": None, "relaxed": "relaxed_cubic"},
 }
 ERRORS = ("forces_rmse", "energy_rmse_per_atom", "stress_rmse")
