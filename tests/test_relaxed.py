@@ -92,16 +92,25 @@ def test_penalties_and_file_round_trip(tmp_path):
     assert a == b
 
 
-def set_uniaxial_theta(model, direction, size=0.3):
-    """θ_2e ∝ Y2(n) in every layer (a uniaxial quadrupole along n), everything else at initialisation."""
+def quadrupole(direction) -> torch.Tensor:
+    """Y2(n̂) in e3nn's basis: the uniaxial l = 2 signal along n."""
     from e3nn import o3
 
-    y2 = o3.spherical_harmonics(2, torch.tensor(direction, dtype=torch.float64), normalize=True)
+    return o3.spherical_harmonics(2, torch.tensor(direction, dtype=torch.float64), normalize=True)
+
+
+def add_to_theta_2e(model, block):
+    """θ_2e += block in every layer (irreps ... + 2e + 2o: the 2e block comes before the 2o block)."""
     with torch.no_grad():
         for layer in model.energy_model.relaxed_filters():
-            start = layer.irreps_theta.dim - 10  # ... + 2e + 2o: the 2e block comes before the 2o block
-            layer.theta[start:start + 5] = size * y2.to(layer.theta.dtype)
+            start = layer.irreps_theta.dim - 10
+            layer.theta[start:start + 5] += block.to(layer.theta.dtype)
     return model
+
+
+def set_uniaxial_theta(model, direction, size=0.3):
+    """θ_2e ∝ Y2(n) in every layer (a uniaxial quadrupole along n), everything else at initialisation."""
+    return add_to_theta_2e(model, size * quadrupole(direction))
 
 
 def test_report_reads_back_a_uniaxial_quadrupole(tmp_path):
@@ -163,8 +172,6 @@ def model_quadrupole_axis(block):
 
 def test_tolerance_scan_goes_from_orthorhombic_to_axial_as_the_tolerance_passes_the_biaxial_part(tmp_path, capsys):
     """θ_2e = uniaxial quadrupole along n + 5 % biaxial part (axes n, m, k): D2h at tight, D∞h at loose tolerance."""
-    from e3nn import o3
-
     from ase_relaxed.cli import main
     from ase_relaxed.relaxed import tolerance_scan
 
@@ -173,11 +180,7 @@ def test_tolerance_scan_goes_from_orthorhombic_to_axial_as_the_tolerance_passes_
     m /= np.linalg.norm(m)
     k = np.cross(n, m)
     model = set_uniaxial_theta(build_model(ModelConfig(**RELAXED)), n)
-    y2 = [o3.spherical_harmonics(2, torch.tensor(v, dtype=torch.float64), normalize=True) for v in (m, k)]
-    with torch.no_grad():
-        for layer in model.energy_model.relaxed_filters():
-            start = layer.irreps_theta.dim - 10
-            layer.theta[start:start + 5] += 0.05 * 0.3 * (y2[0] - y2[1]).to(layer.theta.dtype)
+    add_to_theta_2e(model, 0.05 * 0.3 * (quadrupole(m) - quadrupole(k)))
     rows = tolerance_scan(model, (0.01, 0.2))
     assert [row["schoenflies"] for row in rows] == ["D2h", "Dinfh"]
     for row in rows:

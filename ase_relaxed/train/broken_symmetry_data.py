@@ -181,7 +181,8 @@ def broken_crystal_frame(k: int, config: BrokenCrystalConfig, calc: Calculator, 
     variant = ("rattled", "strained", "thermal")[k % 3]
     if config.random_orientation:  # relaxed in its own orientation, so it carries the reference's distortion
         base = relaxed_cell(calc, config.lattice_constant, rotation=random_rotation(rng))
-    base = base if base is not None else relaxed_cell(calc, config.lattice_constant)
+    elif base is None:
+        base = relaxed_cell(calc, config.lattice_constant)
     atoms = base.repeat(config.size)
     strain = rng.uniform(-config.max_strain, config.max_strain, size=(3, 3))
     if variant != "rattled":
