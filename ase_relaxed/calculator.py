@@ -30,7 +30,7 @@ from .errors import DeviceError, InputError
 from .graph import atoms_to_graph, batch_graphs, check_atoms, check_distances, is_3d_periodic, neighbor_list
 from .models import ForceStressOutput, load_model
 from .models.energy import EnergyModel
-from .pretrained import pretrained_path
+from .pretrained import DEFAULT_MODEL, pretrained_path
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -79,7 +79,7 @@ class RelaxedCalculator(Calculator):
 
     def __init__(
         self,
-        model: torch.nn.Module | str | os.PathLike = "carbon-gfn1",
+        model: torch.nn.Module | str | os.PathLike = DEFAULT_MODEL,
         device: str | torch.device = "auto",
         dtype: str | torch.dtype | None = None,
         neighbor_list: str = "matscipy",

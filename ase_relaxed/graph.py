@@ -42,7 +42,11 @@ def neighbor_list(
     cell = np.asarray(atoms.cell.array, dtype=float)
     singular = abs(np.linalg.det(cell)) < 1e-9
     if backend == "vesin" and not singular:
-        from vesin import NeighborList
+        try:
+            from vesin import NeighborList
+        except ImportError:
+            raise InputError("the vesin neighbour list is optional and not installed: pip install 'ase_relaxed[vesin]'"
+                             " (or use backend 'matscipy', the default)") from None
 
         i, j, shifts = NeighborList(cutoff=cutoff, full_list=True).compute(
             atoms.positions, cell, [bool(p) for p in atoms.pbc], quantities="ijS"

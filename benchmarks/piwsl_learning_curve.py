@@ -11,7 +11,7 @@ size min(4, N), the final EMA weights (no validation data, so no early stopping 
 without weak losses share the model initialisation, the batch order (both seeded by the run's seed) and the N
 structures, which are the first N of one seeded permutation of the training pool (nested across N).
 
-**Data.**  matscipy's Brenner potential through :func:`ase_relaxed.train.reference_data.generate_dataset`
+**Data.**  matscipy's Brenner potential through :func:`ase_relaxed.reference.generate.generate_dataset`
 (rattled, strained and 300–2000 K thermal frames of the (5,0), (6,0), (4,4), (5,5) and (4,2) tubes, 40–80
 atoms, 8 Å minimum length; (4,2) rather than (6,2), which needs 104 atoms), written to
 ``benchmarks/data/brenner_piwsl.extxyz`` if missing (the generator resumes a partial file; ~5 MB for 600
@@ -120,7 +120,7 @@ class Settings:
 
 # -- data ----------------------------------------------------------------------------------------------------------
 def data_config(settings: Settings):
-    from ase_relaxed.train.reference_data import DataConfig
+    from ase_relaxed.reference.generate import DataConfig
 
     return DataConfig(method="brenner", chiralities=list(settings.chiralities), include_graphene=False,
                       n_structures=settings.pool_frames, seed=settings.data_seed, min_length=settings.min_length)
@@ -130,7 +130,7 @@ def ensure_data(path: Path, settings: Settings) -> list:
     """Generate (or finish) the Brenner data set at ``path``; return its first ``pool_frames`` frames."""
     from ase.io import read
 
-    from ase_relaxed.train.reference_data import generate_dataset, make_structure, reference_calculator
+    from ase_relaxed.reference.generate import generate_dataset, make_structure, reference_calculator
 
     config = data_config(settings)
     existing = path.exists() and path.stat().st_size > 0

@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 
 from ase_relaxed import RelaxedCalculator
-from ase_relaxed.phonons import get_interaction_range
-from ase_relaxed.symmetry import helical_phonons
-from ase_relaxed.symmetry.modes import gamma_modes
+from ase_relaxed.phonons import get_interaction_range, helical_phonons
+from ase_relaxed.phonons.modes import gamma_modes
 
 SURVEY = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "nanotube_phonon_survey.json"
 

@@ -1,7 +1,7 @@
 """Cube → cuboid: a relaxed model learns the symmetry its data broke (Hofgard et al. 2024).
 
 The reference is Tersoff carbon plus a hidden uniaxial bond term λ Σ (r̂·n)² f_c(r) with n = z
-(``ase_relaxed.train.broken_symmetry_data``): it turns cubic diamond tetragonal (c/a < 1).  A
+(``ase_relaxed.reference.broken_symmetry``): it turns cubic diamond tetragonal (c/a < 1).  A
 strictly E(3)-equivariant model fed a cubic cell can only return a cubic cell; the relaxed model
 carries θ, which the training turned into a quadrupole along z, and reproduces the distortion.
 
@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from ase_relaxed import RelaxedCalculator
+from ase_relaxed.reference.broken_symmetry import broken_reference
 from ase_relaxed.relaxed import symmetry_breaking_report
 from ase_relaxed.relaxed.tetragonal import diamond_cube, npt_distortion, relax_cell, uniaxial_distortion
-from ase_relaxed.train.broken_symmetry_data import broken_reference
 
 warnings.filterwarnings("ignore", module="matscipy")
 warnings.filterwarnings("ignore", message="logm result may be inaccurate")  # FrechetCellFilter, harmless

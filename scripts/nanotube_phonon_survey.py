@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ase_relaxed.symmetry.modes import gamma_modes
+from ase_relaxed.phonons.modes import gamma_modes
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "nanotube_phonon_survey.json"
@@ -117,8 +117,7 @@ def model_calculator():
 
 
 def run_model(cache: Cache, tubes: list[str], force: bool) -> None:
-    from ase_relaxed.phonons import get_interaction_range
-    from ase_relaxed.symmetry import helical_phonons
+    from ase_relaxed.phonons import get_interaction_range, helical_phonons
 
     calc = None
     for key in tubes:
@@ -140,10 +139,10 @@ def run_model(cache: Cache, tubes: list[str], force: bool) -> None:
 
 def run_reference(cache: Cache, tubes: list[str], force: bool) -> None:
     """GFN1-xTB (tblite) with the helical route on a ≥ 17 Å segment, and the model on that same segment."""
-    from ase_relaxed.symmetry import helical_phonons
-    from ase_relaxed.symmetry.helical_phonons import relax_line_group
+    from ase_relaxed.phonons import helical_phonons
+    from ase_relaxed.phonons.helical import relax_line_group
+    from ase_relaxed.reference.generate import reference_calculator
     from ase_relaxed.symmetry.line_groups import line_group
-    from ase_relaxed.train.reference_data import reference_calculator
 
     gfn1, meta = reference_calculator("gfn1-xtb")
     cache.data["gfn1_meta"] = meta

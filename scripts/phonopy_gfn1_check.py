@@ -39,8 +39,8 @@ MIN_LENGTH = 17.0  # Å, as in the survey's GFN1 reference
 
 def main() -> None:
     from ase_relaxed.phonons import compute_phonons, evaluation_info, gamma_frequencies
+    from ase_relaxed.reference.generate import reference_calculator
     from ase_relaxed.symmetry.line_groups import line_group
-    from ase_relaxed.train.reference_data import reference_calculator
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tube", default="6,6", help="held-out chirality n,m (default 6,6)")

@@ -33,7 +33,7 @@ def main() -> None:
         out = Path(config.out_dir)
         if not args.no_train:
             resume = ["--resume"] if (out / "checkpoint.pt").exists() else []
-            subprocess.run([sys.executable, "-m", "ase_relaxed.cli", "train", str(config_path), *resume], check=True)
+            subprocess.run([sys.executable, "-m", "ase_relaxed", "train", str(config_path), *resume], check=True)
         metrics = json.loads((out / "test_metrics.json").read_text())
         kind = "relaxed θ (l ≤ 2)" if config.model.relaxed else "strictly equivariant"
         entry = register(name, out / "model.safetensors", "Tersoff C + hidden uniaxial term along z "

@@ -30,7 +30,7 @@ NAME = "carbon-gfn1"
 
 def run(*args: str) -> None:
     print("+ ase-relaxed", " ".join(args), flush=True)
-    subprocess.run([sys.executable, "-m", "ase_relaxed.cli", *args], check=True, cwd=ROOT)
+    subprocess.run([sys.executable, "-m", "ase_relaxed", *args], check=True, cwd=ROOT)
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ Five data sets (``data/README.md``), all diamond carbon labelled by matscipy's T
 
 For every run: the test errors (random 20 % split, ``test_metrics.json``); for every pair: the
 strict/relaxed error ratios and the scale of the symmetry-breaking force signal,
-:func:`~ase_relaxed.train.broken_symmetry_data.anisotropic_force_rms` over the data set (a force error
+:func:`~ase_relaxed.reference.broken_symmetry.anisotropic_force_rms` over the data set (a force error
 below it is what the strict model cannot reach; above it neither model resolves the broken symmetry
 through forces alone); for every relaxed run: the symmetry report of θ (group, axis, angle to n); for the
 z and general pairs: c/a of the reference, strict and relaxed model after a ``FrechetCellFilter``
@@ -66,8 +66,8 @@ def test_errors(runs: Path, run: str) -> dict | None:
 def cell_study(study: dict, models: dict[str, str]) -> dict:
     """c/a (and distortion axis vs n) after relaxing the cube with the reference and each model."""
     from ase_relaxed import RelaxedCalculator
+    from ase_relaxed.reference.broken_symmetry import broken_reference
     from ase_relaxed.relaxed.tetragonal import diamond_cube, relax_cell, uniaxial_distortion
-    from ase_relaxed.train.broken_symmetry_data import broken_reference
 
     cube = diamond_cube()
     calculators = {"reference": broken_reference(study["strength"], study["n"])}
@@ -89,8 +89,8 @@ def cell_study(study: dict, models: dict[str, str]) -> dict:
 
 def main() -> None:
     from ase_relaxed.models.io import load_model
+    from ase_relaxed.reference.broken_symmetry import anisotropic_force_rms
     from ase_relaxed.relaxed import symmetry_breaking_report, tolerance_scan
-    from ase_relaxed.train.broken_symmetry_data import anisotropic_force_rms
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--studies", nargs="+", choices=list(STUDIES), default=list(STUDIES))

@@ -11,7 +11,7 @@ from ase.io import read
 from ase.optimize import BFGS
 
 from ase_relaxed.cli import main
-from ase_relaxed.train.broken_symmetry_data import UniaxialBondCalculator, broken_reference
+from ase_relaxed.reference.broken_symmetry import UniaxialBondCalculator, broken_reference
 
 
 def distorted_crystal():
@@ -70,7 +70,7 @@ def test_data_command_writes_labelled_frames_with_stress(tmp_path):
 def test_anisotropic_force_rms_is_linear_in_strength_and_vanishes_for_an_isotropic_average():
     from ase.build import bulk
 
-    from ase_relaxed.train.broken_symmetry_data import anisotropic_force_rms
+    from ase_relaxed.reference.broken_symmetry import anisotropic_force_rms
 
     atoms = bulk("C", "diamond", a=3.567, cubic=True)
     atoms.rattle(0.05, seed=1)
@@ -80,7 +80,7 @@ def test_anisotropic_force_rms_is_linear_in_strength_and_vanishes_for_an_isotrop
     # the subtracted isotropic part λ Σ f_c does not depend on the orthonormal frame used to build it
     from scipy.spatial.transform import Rotation
 
-    from ase_relaxed.train.broken_symmetry_data import UniaxialBondCalculator
+    from ase_relaxed.reference.broken_symmetry import UniaxialBondCalculator
 
     frame = Rotation.random(random_state=0).as_matrix()
     atoms = bulk("C", "diamond", a=4.4, cubic=True)  # bonds of 1.9 Å: inside the switching region of f_c
@@ -94,7 +94,7 @@ def test_anisotropic_force_rms_is_linear_in_strength_and_vanishes_for_an_isotrop
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_randomly_oriented_frames_carry_the_reference_distortion_of_their_own_orientation():
     """A frame turned by R, relaxed with n fixed, equals the unturned cube relaxed with Rᵀn, turned by R."""
-    from ase_relaxed.train.broken_symmetry_data import BrokenCrystalConfig, random_rotation, relaxed_cell
+    from ase_relaxed.reference.broken_symmetry import BrokenCrystalConfig, random_rotation, relaxed_cell
 
     n = np.array([0.36, 0.48, 0.8])
     rotation = random_rotation(np.random.default_rng(5))
@@ -106,7 +106,7 @@ def test_randomly_oriented_frames_carry_the_reference_distortion_of_their_own_or
     assert abs(turned.cell.array[0, 1]) > 0.1  # the cell really is turned
 
     config = BrokenCrystalConfig(direction=list(n), size=1, n_structures=2, random_orientation=True)
-    from ase_relaxed.train.broken_symmetry_data import broken_crystal_frame
+    from ase_relaxed.reference.broken_symmetry import broken_crystal_frame
 
     cells = [broken_crystal_frame(k, config, broken_reference(1.0, n)).cell.array for k in range(2)]
     assert not np.allclose(cells[0], cells[1], atol=0.1)  # each frame has its own orientation

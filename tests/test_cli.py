@@ -13,7 +13,7 @@ from ase_relaxed.cli import main
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "ase_relaxed.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "ase_relaxed", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_version_and_help():

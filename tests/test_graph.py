@@ -1,5 +1,6 @@
 """Neighbour lists and batching against ASE's reference implementation."""
 
+import importlib.util
 import numpy as np
 import pytest
 import torch
@@ -16,13 +17,24 @@ def edge_set(i, j, shifts):
     return set(zip(i.tolist(), j.tolist(), map(tuple, np.asarray(shifts).tolist())))
 
 
-@pytest.mark.parametrize("backend", ["matscipy", "vesin", "ase"])
+HAS_VESIN = importlib.util.find_spec("vesin") is not None
+VESIN = pytest.param("vesin", marks=pytest.mark.skipif(not HAS_VESIN, reason="vesin is an optional backend "
+                                                       "(pip install -e '.[vesin]'); tested where installed"))
+
+
+@pytest.mark.parametrize("backend", ["matscipy", VESIN, "ase"])
 @pytest.mark.parametrize("name", ["tube", "bulk", "molecule"])
 def test_neighbor_list_matches_ase(name, backend):
     atoms = SYSTEMS[name]()
     ours = edge_set(*neighbor_list(atoms, 3.5, backend))
     reference = edge_set(*ase_neighbor_list("ijS", atoms, 3.5))
     assert ours == reference and len(ours) > 0
+
+
+@pytest.mark.skipif(HAS_VESIN, reason="checks the message shown when vesin is absent")
+def test_missing_vesin_backend_names_the_extra():
+    with pytest.raises(InputError, match=r"ase_relaxed\[vesin\]"):
+        neighbor_list(SYSTEMS["bulk"](), 3.5, "vesin")
 
 
 def test_small_cell_has_many_images_of_one_neighbour():

@@ -11,14 +11,8 @@ import pytest
 from ase import Atoms
 
 from ase_relaxed.errors import InputError
-from ase_relaxed.symmetry import (
-    TO_CM,
-    acoustic_sum_rule_violation,
-    helical_phonons,
-    line_group,
-    relax_line_group,
-    segment_cells,
-)
+from ase_relaxed.phonons import TO_CM, acoustic_sum_rule_violation, helical_phonons, relax_line_group, segment_cells
+from ase_relaxed.symmetry import line_group
 
 phonopy = pytest.importorskip("phonopy")
 manybody = pytest.importorskip("matscipy.calculators.manybody")

@@ -14,9 +14,11 @@ from ase.io import read, write
 from conftest import tiny_model
 
 from ase_relaxed import InputError, RelaxedCalculator, save_model
+from ase_relaxed.cli import main
+from ase_relaxed.cli.md import add_parsers as add_md_parsers
+from ase_relaxed.cli.md import md_options
 from ase_relaxed.md import relax
 from ase_relaxed.md.checkpoint import load_checkpoint
-from ase_relaxed.md.md_cli import add_md_parsers, main, md_options
 from ase_relaxed.structures import build_nanotube
 
 MODEL_SEED = 5  # see tests/test_md.py
@@ -59,7 +61,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(files, tmp_path):
 
     killed = tmp_path / "killed"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "ase_relaxed.md.md_cli", *command(killed, 100_000)],
+    process = subprocess.Popen([sys.executable, "-m", "ase_relaxed", *command(killed, 100_000)],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 180
     try:
@@ -81,7 +83,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(files, tmp_path):
     print(f"killed with the checkpoint at step {checkpoint_step} and the log at step {logged}")
     assert 20 <= checkpoint_step < 80 and logged >= checkpoint_step
 
-    resumed = subprocess.run([sys.executable, "-m", "ase_relaxed.md.md_cli", *command(killed, 80, "--resume")],
+    resumed = subprocess.run([sys.executable, "-m", "ase_relaxed", *command(killed, 80, "--resume")],
                              env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming {killed / 'md.npz'} at step {checkpoint_step}" in resumed.stdout

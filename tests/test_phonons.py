@@ -16,8 +16,9 @@ from matscipy.calculators.manybody.explicit_forms.tersoff_brenner import Brenner
 from phonopy.file_IO import parse_FORCE_SETS
 
 from ase_relaxed import RelaxedCalculator
+from ase_relaxed.cli.phonons import add_parsers as add_phonons_parser
+from ase_relaxed.cli.phonons import default_supercell
 from ase_relaxed.errors import InputError
-from ase_relaxed.phonon_outputs import plot_bands_and_dos, write_phonopy_outputs
 from ase_relaxed.phonons import (
     THZ_TO_CM,
     compute_phonons,
@@ -25,13 +26,13 @@ from ase_relaxed.phonons import (
     evaluation_info,
     gamma_frequencies,
     get_interaction_range,
+    helical_phonons,
     run_band_structure,
     run_dos,
     run_thermal,
 )
-from ase_relaxed.phonons_cli import add_phonons_parser, default_supercell
+from ase_relaxed.phonons.outputs import plot_bands_and_dos, write_phonopy_outputs
 from ase_relaxed.structures import read_structures
-from ase_relaxed.symmetry import helical_phonons
 
 R_GAS = 8.314462618  # J/(K mol)
 

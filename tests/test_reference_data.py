@@ -8,7 +8,7 @@ from ase.io import read
 
 from ase_relaxed import InputError
 from ase_relaxed.cli import main
-from ase_relaxed.train.reference_data import DataConfig, generate_dataset, reference_calculator
+from ase_relaxed.reference.generate import DataConfig, generate_dataset, reference_calculator
 
 SMALL = dict(method="brenner", chiralities=["5,0", "3,3"], n_structures=6, min_length=8.0, thermal_steps=5)
 

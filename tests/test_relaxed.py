@@ -6,7 +6,7 @@ import torch
 from ase.build import bulk
 
 from ase_relaxed import ModelConfig, RelaxedCalculator, build_model, load_model, save_model
-from ase_relaxed.relaxed.filter import transform_theta
+from ase_relaxed.nn.relaxed_filter import transform_theta
 from ase_relaxed.testing import assert_equivariant, assert_forces_finite_differences, random_orthogonal
 
 RELAXED = dict(species=["C"], cutoff=3.2, num_layers=2, channels=6, l_max=2, radial_hidden=16, relaxed=True,
@@ -140,8 +140,8 @@ def test_report_reads_back_a_uniaxial_quadrupole(tmp_path):
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_training_on_uniaxial_data_breaks_symmetry_along_n(tmp_path):
     """A short training run on Tersoff + λ Σ (r̂·n)² data grows a θ quadrupole whose axis is n."""
+    from ase_relaxed.reference.broken_symmetry import BrokenCrystalConfig, generate_broken_crystal
     from ase_relaxed.relaxed import symmetry_breaking_report
-    from ase_relaxed.train.broken_symmetry_data import BrokenCrystalConfig, generate_broken_crystal
     from ase_relaxed.train.config import TrainConfig
     from ase_relaxed.train.loop import train
 
@@ -163,7 +163,7 @@ def test_training_on_uniaxial_data_breaks_symmetry_along_n(tmp_path):
 
 def model_quadrupole_axis(block):
     """Principal axis of an l=2 block (the eigenvector of the most distinct eigenvalue)."""
-    from ase_relaxed.relaxed.harmonics import l2_to_matrix
+    from ase_relaxed.nn.harmonics import l2_to_matrix
 
     values, vectors = np.linalg.eigh(l2_to_matrix(np.asarray(block))[0])
     distinct = np.argmax(np.abs(values - np.median(values)))

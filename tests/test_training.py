@@ -97,7 +97,7 @@ def test_killed_run_resumes_to_the_same_model(tmp_path, data_file):
     train(TrainConfig.from_yaml(write_config(reference_dir, data_file)), progress=False)
 
     config_path = write_config(killed_dir, data_file)
-    command = [sys.executable, "-m", "ase_relaxed.cli", "train", str(config_path), "--quiet"]
+    command = [sys.executable, "-m", "ase_relaxed", "train", str(config_path), "--quiet"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = killed_dir / "run" / "log.csv"
     deadline = time.time() + 240
@@ -125,7 +125,7 @@ def test_killed_run_resumes_to_the_same_model(tmp_path, data_file):
 def test_evaluation_command_prints_metrics_and_plots(tmp_path, data_file):
     model_path = train(TrainConfig.from_yaml(write_config(tmp_path, data_file, max_steps=10)), progress=False)
     out = subprocess.run(
-        [sys.executable, "-m", "ase_relaxed.cli", "test", str(model_path), str(data_file),
+        [sys.executable, "-m", "ase_relaxed", "test", str(model_path), str(data_file),
          "--plots", str(tmp_path / "plots"), "--json", str(tmp_path / "m.json")],
         capture_output=True, text=True, timeout=300,
     )

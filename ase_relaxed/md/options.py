@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from ..pretrained import DEFAULT_MODEL
 
 ENSEMBLES = ("nve", "langevin", "bussi", "nose-hoover", "npt")
 BAROSTATS = ("isotropic", "anisotropic")
@@ -41,7 +42,7 @@ class MDOptions:
 
     structure: str | None = None
     index: str = "-1"
-    model: str = "carbon-gfn1"
+    model: str = DEFAULT_MODEL
     device: str = "auto"
     dtype: str | None = None
     ensemble: str = "nve"

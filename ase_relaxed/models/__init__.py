@@ -1,28 +1,15 @@
-"""Model builders, the force/stress wrapper and model files."""
+"""Model builders, the force/stress wrapper, the registry of model kinds and model files."""
 
 from __future__ import annotations
 
-import torch
-
 from .config import ModelConfig
 from .energy import EnergyModel
+from .gnn import build_model
 from .io import load_model, read_model_file, save_model
 from .output import ForceStressOutput
-
-
-def build_model(config: ModelConfig) -> ForceStressOutput:
-    """Build the equivariant potential for ``config`` (weights seeded by ``config.seed``).
-
-    >>> model = build_model(ModelConfig(species=["C"], channels=4, num_layers=1))
-    >>> model.dtype
-    torch.float64
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        model = ForceStressOutput(EnergyModel(config))
-    return model.to(getattr(torch, config.dtype)).eval()
-
+from .registry import ModelKind, model_kind, register_model_kind, registered_kinds
 
 __all__ = [
-    "EnergyModel", "ForceStressOutput", "ModelConfig", "build_model", "load_model", "read_model_file", "save_model",
+    "EnergyModel", "ForceStressOutput", "ModelConfig", "ModelKind", "build_model", "load_model", "model_kind",
+    "read_model_file", "register_model_kind", "registered_kinds", "save_model",
 ]

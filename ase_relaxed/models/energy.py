@@ -23,7 +23,7 @@ from e3nn import o3
 
 from .. import keys
 from ..nn import BesselBasis, InteractionBlock
-from ..relaxed.filter import RelaxedEdgeFilter
+from ..nn.relaxed_filter import RelaxedEdgeFilter
 from .config import ModelConfig
 
 

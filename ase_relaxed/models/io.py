@@ -24,8 +24,9 @@ from typing import Any
 
 import torch
 
+from .._version import __version__
 from ..errors import InputError, ModelFileError
-from .config import ModelConfig
+from .registry import kind_of_config, model_kind
 
 FORMAT = "ase_relaxed-model-v1"
 UNITS = {"energy": "eV", "length": "Å", "forces": "eV/Å", "stress": "eV/Å^3"}
@@ -34,8 +35,6 @@ UNITS = {"energy": "eV", "length": "Å", "forces": "eV/Å", "stress": "eV/Å^3"}
 def save_model(model: torch.nn.Module, path: str | os.PathLike, training: dict | None = None) -> None:
     """Write ``model`` (from :func:`build_model`) to ``path``; ``training`` says how it was trained."""
     from safetensors.torch import save_file
-
-    from .. import __version__
 
     config = model.config
     metadata = {
@@ -54,16 +53,6 @@ def save_model(model: torch.nn.Module, path: str | os.PathLike, training: dict |
     }
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=header)
-
-
-def _config_of_kind(values: dict):
-    """The config dataclass of a stored model: the e3nn ``ModelConfig`` or, for ``model_kind: kernel-soap``,
-    the SOAP-kernel ``KernelConfig`` (imported lazily: ``ase_relaxed.kernel`` builds on this package)."""
-    if isinstance(values, dict) and values.get("model_kind") == "kernel-soap":
-        from ..kernel.io import config_from_dict
-
-        return config_from_dict(values)
-    return ModelConfig.from_dict(values)
 
 
 def read_model_file(path: str | os.PathLike) -> tuple[Any, dict, dict[str, torch.Tensor]]:
@@ -87,7 +76,7 @@ def read_model_file(path: str | os.PathLike) -> tuple[Any, dict, dict[str, torch
         raise ModelFileError(f"{str(path)!r} is a safetensors file but not an ase_relaxed model ({FORMAT})")
     try:
         values = json.loads(header["ase_relaxed.config"])
-        config = _config_of_kind(values)
+        config = model_kind(values).config_from_dict(values)
         metadata = json.loads(header["ase_relaxed.metadata"])
     except (KeyError, json.JSONDecodeError, InputError, TypeError) as error:
         raise ModelFileError(f"{str(path)!r} has a damaged model configuration: {error}") from None
@@ -96,15 +85,8 @@ def read_model_file(path: str | os.PathLike) -> tuple[Any, dict, dict[str, torch
 
 def load_model(path: str | os.PathLike) -> torch.nn.Module:
     """Rebuild the model stored in ``path`` (weights exactly as saved), in eval mode."""
-    from . import build_model
-
     config, metadata, tensors = read_model_file(path)
-    if getattr(config, "model_kind", None) == "kernel-soap":
-        from ..kernel.model import build_kernel_model  # lazy: ase_relaxed.kernel builds on this package
-
-        model = build_kernel_model(config)
-    else:
-        model = build_model(config)
+    model = kind_of_config(config).build(config)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:

@@ -11,7 +11,7 @@ with SC a fully connected tensor product of h_i with the one-hot species z_i
 (Batzner et al., Nat. Commun. 13, 2453 (2022), eqs. 3-6).  Every operation is
 E(3)-equivariant, so h' transforms like h.  An optional ``edge_filter`` maps Y to
 another edge feature first (the relaxed filter a_ij = TP(θ, Y) of
-:mod:`ase_relaxed.relaxed.filter`).
+:mod:`ase_relaxed.nn.relaxed_filter`).
 
 >>> from e3nn import o3
 >>> block = InteractionBlock("4x0e", "4x0e+4x1o", o3.Irreps.spherical_harmonics(2), 2, 8)

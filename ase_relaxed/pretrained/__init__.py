@@ -17,6 +17,9 @@ from ..errors import ModelFileError
 
 _HERE = Path(__file__).parent
 
+#: the model every calculator and command uses when none is named
+DEFAULT_MODEL = "carbon-gfn1"
+
 
 def _registry() -> dict[str, dict]:
     return json.loads((_HERE / "registry.json").read_text())

@@ -48,7 +48,7 @@ import torch
 from e3nn import o3
 
 from ..errors import InputError
-from .harmonics import _fibonacci, _sh, l1_to_vector, l2_to_matrix, wigner_d
+from ..nn.harmonics import _fibonacci, _sh, l1_to_vector, l2_to_matrix, wigner_d
 from .point_groups import LIBRARY, POINT_GROUPS, rotation
 
 __all__ = ["stabilizer", "StabilizerResult", "plot_theta", "l1_to_vector", "l2_to_matrix", "wigner_d"]

@@ -28,7 +28,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .line_groups import LineGroup, rotation_z
+from ..symmetry.line_groups import LineGroup, rotation_z
 
 __all__ = ["HelicalForceConstants", "symmetrize", "apply_acoustic_sum_rule", "acoustic_sum_rule_violation"]
 

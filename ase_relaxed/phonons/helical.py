@@ -35,9 +35,9 @@ from ase.calculators.calculator import Calculator, all_changes
 from numpy.typing import ArrayLike
 
 from ..errors import InputError
+from ..symmetry.line_groups import LineGroup, rotation_z
+from ..symmetry.line_groups import line_group as _ideal_line_group
 from .force_constants import HelicalForceConstants, apply_acoustic_sum_rule, image_table, symmetrize
-from .line_groups import LineGroup, rotation_z
-from .line_groups import line_group as _ideal_line_group
 
 __all__ = ["HelicalPhonons", "helical_phonons", "relax_line_group", "segment_cells", "TO_CM"]
 

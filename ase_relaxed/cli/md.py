@@ -27,29 +27,11 @@ import argparse
 import sys
 
 from ..errors import InputError
-from .options import BAROSTATS, ENSEMBLES, MDOptions
-from .outputs import LOG_COLUMNS, NPT_COLUMNS
+from ..md.options import BAROSTATS, ENSEMBLES, MDOptions
+from ..md.outputs import LOG_COLUMNS, NPT_COLUMNS
+from .common import add_model_options, make_calculator, read_one
 
 D = MDOptions()  # defaults, shown in the help
-MODEL_HELP = "model: a shipped name (see `ase-relaxed models`) or a .safetensors file (default: {})"
-
-
-def _read_one(structure: str, index: str):
-    from ..structures import read_structures
-
-    frames = read_structures(structure, index)
-    if len(frames) != 1:
-        raise InputError(f"--index {index!r} selects {len(frames)} frames of {structure!r}; pick one (e.g. -1)")
-    return frames[0]
-
-
-def _calculator(options_or_args, min_distance: float = 0.5):
-    from ..calculator import RelaxedCalculator
-
-    o = options_or_args
-    # overlapping atoms are the MD guard's business (it reports them with the step); relax checks them
-    return RelaxedCalculator(o.model, device=o.device, dtype=o.dtype, min_distance=min_distance,
-                             on_close="ignore" if isinstance(o, MDOptions) else "error")
 
 
 def md_options(args: argparse.Namespace) -> MDOptions:
@@ -58,7 +40,7 @@ def md_options(args: argparse.Namespace) -> MDOptions:
     config = MDOptions.read_config(args.config) if getattr(args, "config", None) else {}
     options = MDOptions.from_sources(config, given)
     if options.resume:
-        from .checkpoint import load_checkpoint
+        from ..md.checkpoint import load_checkpoint
 
         saved = load_checkpoint(options.checkpoint).options
         options = MDOptions.from_sources(saved, config, given)
@@ -67,17 +49,18 @@ def md_options(args: argparse.Namespace) -> MDOptions:
 
 
 def cmd_md(args: argparse.Namespace) -> int:
-    from .runner import MDRunner
+    from ..md.runner import MDRunner
 
     options = md_options(args)
     if not options.resume and options.structure is None:
         raise InputError("md needs a STRUCTURE (a file or a builder spec such as cnt:10,0:length=4)")
-    calc = _calculator(options)
+    # overlapping atoms are the MD guard's business (it reports them with the step)
+    calc = make_calculator(options, on_close="ignore")
     if options.resume:
         runner = MDRunner.resume(calc, options)
         print(f"# resuming {options.checkpoint} at step {runner.step_count} of {options.steps}")
     else:
-        runner = MDRunner(_read_one(options.structure, options.index), calc, options)
+        runner = MDRunner(read_one(options.structure, options.index), calc, options)
     atoms = runner.replicas[0].atoms
     temperatures = ", ".join(f"{t:g}" for t in options.target_temperatures)
     print(f"# md {options.ensemble} | {len(atoms)} atoms x {options.n_replicas} replica(s) | T = {temperatures} K | "
@@ -95,10 +78,10 @@ def cmd_md(args: argparse.Namespace) -> int:
 def cmd_relax(args: argparse.Namespace) -> int:
     from ase.io import write
 
-    from .relax import relax
+    from ..md.relax import relax
 
-    atoms = _read_one(args.structure, args.index)
-    calc = _calculator(args)
+    atoms = read_one(args.structure, args.index)
+    calc = make_calculator(args)
     log = None if args.quiet else "-"
     print(f"# relax {len(atoms)} atoms | {args.optimizer.upper()} | cell {'on' if args.cell else 'off'} | "
           f"model {args.model} ({calc.dtype}, {calc.device})")
@@ -120,16 +103,7 @@ def cmd_relax(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_model_args(parser: argparse.ArgumentParser, suppress: bool) -> None:
-    default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
-    parser.add_argument("--model", "-m", default=default(D.model), help=MODEL_HELP.format(D.model))
-    parser.add_argument("--device", default=default("auto"), help="auto (CUDA if available), cpu or cuda")
-    parser.add_argument("--dtype", choices=["float32", "float64"], default=default(None),
-                        help="override the model's dtype (float64 recommended for NVE)")
-    parser.add_argument("--index", default=default("-1"), help="frame of a multi-frame file (default: -1, the last)")
-
-
-def add_md_parsers(sub) -> None:
+def add_parsers(sub) -> None:
     """Add the ``md`` and ``relax`` subcommands to an argparse subparsers object."""
     S = argparse.SUPPRESS
     md = sub.add_parser(
@@ -143,7 +117,7 @@ def add_md_parsers(sub) -> None:
     md.add_argument("structure", nargs="?", default=S, help="a file ASE can read, or a builder spec "
                     "(cnt:10,0:length=4, diamond:C:size=2); optional with --resume or a config naming it")
     md.add_argument("--config", default=None, help="YAML file with any of these options (flags override it)")
-    _add_model_args(md, suppress=True)
+    add_model_options(md, index="-1", suppress=True)
     md.add_argument("--ensemble", choices=ENSEMBLES, default=S, help=f"(default: {D.ensemble})")
     md.add_argument("--barostat", choices=BAROSTATS, default=S, help="npt cell fluctuations: isotropic (volume "
                     "only) or anisotropic (full cell, for symmetry-broken crystals) (default: isotropic)")
@@ -187,7 +161,7 @@ def add_md_parsers(sub) -> None:
         "the relaxed structure (extxyz, with energy and forces). Exit status 1 if not converged.",
     )
     relax.add_argument("structure", help="a file ASE can read, or a builder spec (e.g. diamond:C:size=2)")
-    _add_model_args(relax, suppress=False)
+    add_model_options(relax, index="-1")
     relax.add_argument("--cell", action="store_true", help="relax the cell as well (3D-periodic structures)")
     relax.add_argument("--optimizer", choices=["fire", "bfgs"], default="fire", help="(default: %(default)s)")
     relax.add_argument("--fmax", type=float, default=0.01, help="force threshold, eV/Å (default: %(default)s)")
@@ -197,13 +171,3 @@ def add_md_parsers(sub) -> None:
     relax.add_argument("--quiet", "-q", action="store_true", help="no per-step optimizer log")
     relax.set_defaults(func=cmd_relax)
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m ase_relaxed.md.md_cli md ...``): the ``ase-relaxed`` command line."""
-    from ..cli import main as cli_main
-
-    return cli_main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -20,7 +20,7 @@ axes are ordinary lattice vectors for phonopy, the supercell repeats only the pe
 calculator sees every image with the original ``pbc``.
 
 The helpers follow phonopy's verbs: ``run_band_structure``, ``run_dos``, ``run_thermal``,
-``gamma_frequencies``; :mod:`ase_relaxed.phonon_outputs` has ``plot_bands_and_dos`` and ``write_phonopy_outputs``.
+``gamma_frequencies``; :mod:`ase_relaxed.phonons.outputs` has ``plot_bands_and_dos`` and ``write_phonopy_outputs``.
 
 >>> from ase.build import bulk
 >>> from matscipy.calculators.manybody import Manybody
@@ -47,7 +47,7 @@ from numpy.typing import ArrayLike
 from phonopy import Phonopy
 from phonopy.structure.atoms import PhonopyAtoms
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = [
     "THZ_TO_CM", "EvaluationInfo", "compute_phonons", "default_mesh", "evaluate_forces", "evaluation_info",

@@ -21,20 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-
-DEFAULT_MODEL = "carbon-gfn1"
-MODEL_HELP = (f"model: a shipped name (see `ase-relaxed models`) or a .safetensors file (default: {DEFAULT_MODEL}, "
-              "the GFN1-xTB carbon model; demo-carbon-random has random weights, for smoke tests only)")
-
-
-def _read_one(structure: str, index: str):
-    from .structures import read_structures
-
-    frames = read_structures(structure, index)
-    if len(frames) != 1:
-        raise InputError(f"--index {index!r} selects {len(frames)} frames of {structure!r}; pick one (e.g. -1)")
-    return frames[0]
+from ..errors import InputError
+from .common import add_model_options, make_calculator, read_one
 
 
 def _ints(values: list[str] | None, flag: str) -> list[int] | None:
@@ -88,7 +76,7 @@ def _relax(atoms, calc, fmax: float, steps: int):
 
 
 def _helical(args: argparse.Namespace, calc, interaction_range: float | None) -> int:
-    from .symmetry import helical_phonons
+    from ..phonons import helical_phonons
 
     kind, *rest = args.structure.split(":")
     if Path(args.structure).exists() or kind != "cnt" or not rest:
@@ -127,9 +115,7 @@ def _helical(args: argparse.Namespace, calc, interaction_range: float | None) ->
 
 
 def cmd_phonons(args: argparse.Namespace) -> int:
-    from . import phonons as ph
-    from .calculator import RelaxedCalculator
-    from .phonon_outputs import plot_bands_and_dos, write_phonopy_outputs
+    from .. import phonons as ph
 
     if not args.distance > 0 or not args.fmax > 0 or args.steps < 0:
         raise InputError("--distance and --fmax must be positive and --steps >= 0")
@@ -137,8 +123,8 @@ def cmd_phonons(args: argparse.Namespace) -> int:
         raise InputError(f"--interaction-range must be positive, got {args.interaction_range}")
     args.supercell = _ints(args.supercell, "--supercell")
     mesh = _ints(args.mesh, "--mesh")
-    atoms = None if args.helical else _read_one(args.structure, args.index)
-    calc = RelaxedCalculator(args.model, device=args.device, dtype=args.dtype)
+    atoms = None if args.helical else read_one(args.structure, args.index)
+    calc = make_calculator(args)
     interaction_range = args.interaction_range or ph.get_interaction_range(calc)
     print(f"# model {args.model} ({calc.dtype}, {calc.device}); interaction range {interaction_range or 0:g} Å")
     if args.helical:
@@ -163,8 +149,8 @@ def cmd_phonons(args: argparse.Namespace) -> int:
     ph.run_band_structure(phonon, args.band, npoints=args.npoints)
     ph.run_dos(phonon, mesh, with_pdos=args.pdos)
     out = Path(args.out)
-    paths = write_phonopy_outputs(phonon, out)
-    paths["bands_dos.png"] = plot_bands_and_dos(phonon, out / "bands_dos.png", title=args.structure)
+    paths = ph.write_phonopy_outputs(phonon, out)
+    paths["bands_dos.png"] = ph.plot_bands_and_dos(phonon, out / "bands_dos.png", title=args.structure)
     if args.dos:
         paths["total_dos.dat"] = out / "total_dos.dat"
         phonon.write_total_dos(filename=paths["total_dos.dat"])
@@ -186,7 +172,7 @@ def cmd_phonons(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_phonons_parser(sub) -> None:
+def add_parsers(sub) -> None:
     """Add the ``phonons`` subcommand to an argparse subparsers object."""
     p = sub.add_parser(
         "phonons", help="phonons with phonopy (batched displacements) or helical symmetry (nanotubes)",
@@ -202,11 +188,7 @@ def add_phonons_parser(sub) -> None:
         "helical_phonons.json (Γ frequencies and the dispersion on a q grid).",
     )
     p.add_argument("structure", help="a file ASE can read, or a builder spec (cnt:10,0, diamond:C, ...)")
-    p.add_argument("--model", "-m", default=DEFAULT_MODEL, help=MODEL_HELP)
-    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
-    p.add_argument("--dtype", choices=["float32", "float64"], default=None,
-                   help="override the model's dtype (float64 recommended: force constants are differences)")
-    p.add_argument("--index", default="-1", help="frame of a multi-frame file (default: -1, the last)")
+    add_model_options(p, index="-1")
     p.add_argument("--out", "-o", default="phonons", help="output folder (default: %(default)s)")
     p.add_argument("--supercell", nargs="+", default=None, metavar="N",
                    help="3 repeats of the cell (default: 2 2 2 for 3D crystals; 1 1 N for tubes with the supercell "

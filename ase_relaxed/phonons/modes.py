@@ -1,7 +1,7 @@
 """The totally symmetric Γ modes of a tube: radial breathing mode (RBM) and G band.
 
 At η = 0, μ = 0 the pattern ε = (ε₁, ε₂) of the two domain atoms repeats on every atom as u = R_g ε, so
-the 6×6 block D(0, 0) of :class:`~ase_relaxed.symmetry.HelicalPhonons` holds the totally symmetric (A)
+the 6×6 block D(0, 0) of :class:`~ase_relaxed.phonons.HelicalPhonons` holds the totally symmetric (A)
 modes: the z translation and the twist (ω = 0), the RBM (ε_a ∥ r̂_a in phase; ω_RBM ∝ 1/d), an
 out-of-phase radial optical mode and the two tangential optical modes of the G band, G⁺ (axial) and
 G⁻ (circumferential).  Each mode is classified by its weights Σ_a |ε_a · ê_a|² along the radial,
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .helical_phonons import TO_CM
+from .helical import TO_CM
 
 
 def gamma_modes(ph) -> dict:

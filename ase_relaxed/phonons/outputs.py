@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from phonopy import Phonopy
 
-from .phonons import THZ_TO_CM, run_band_structure, run_dos
+from .phonopy_bridge import THZ_TO_CM, run_band_structure, run_dos
 
 __all__ = ["plot_bands_and_dos", "write_phonopy_outputs"]
 

@@ -8,13 +8,13 @@ import json
 
 def cmd_symmetry(args: argparse.Namespace) -> int:
     from ..calculator import resolve_model
-    from .report import symmetry_breaking_report
+    from ..relaxed.report import symmetry_breaking_report
 
     model = resolve_model(args.model)
     report = symmetry_breaking_report(model, floor=args.floor, tol=args.tol)
     print(report.format())
     if args.scan is not None:
-        from .report import tolerance_scan
+        from ..relaxed.report import tolerance_scan
 
         tolerances = args.scan or (0.01, 0.02, 0.05, 0.1, 0.2)
         rows = tolerance_scan(model, tolerances, floor=args.floor)
@@ -28,7 +28,7 @@ def cmd_symmetry(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_symmetry_parser(sub) -> None:
+def add_parsers(sub) -> None:
     parser = sub.add_parser(
         "symmetry", help="read back the symmetry a relaxed model broke",
         description="Print the norm of every θ block per layer of a relaxed model (Hofgard et al. 2024), the "

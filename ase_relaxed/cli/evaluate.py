@@ -1,0 +1,69 @@
+"""``ase-relaxed models`` and ``ase-relaxed eval``: the shipped models, and single points of every frame."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import AseRelaxedError
+from .common import add_model_options, make_calculator
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from ..pretrained import list_pretrained
+
+    for name, description in list_pretrained().items():
+        print(f"{name:24s} {description}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ase import units
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.io import write
+
+    from ..graph import is_3d_periodic
+    from ..structures import read_structures
+
+    frames = read_structures(args.structure, args.index)
+    calc = make_calculator(args, on_close="warn" if args.allow_close else "error")
+    print(f"# model {args.model} ({calc.dtype}, {calc.device}); {len(frames)} structure(s)")
+    print(f"{'frame':>5} {'atoms':>6} {'energy/eV':>14} {'E/atom/eV':>11} {'max|F|/(eV/Å)':>14} "
+          f"{'stress/GPa (xx yy zz)':>24}")
+    results = []
+    for k, atoms in enumerate(frames):
+        atoms = atoms.copy()
+        atoms.calc = calc
+        properties = ["energy", "forces"] + (["stress"] if is_3d_periodic(atoms) else [])
+        try:
+            calc.calculate(atoms, properties)
+        except AseRelaxedError as error:
+            raise type(error)(f"frame {k}: {error}") from None
+        atoms.calc = SinglePointCalculator(atoms, **calc.results)
+        energy = calc.results["energy"]
+        fmax = float((calc.results["forces"] ** 2).sum(axis=1).max() ** 0.5)
+        stress = "n/a (not 3D periodic)"
+        if "stress" in calc.results:
+            s = calc.results["stress"][:3] / units.GPa
+            stress = " ".join(f"{x:7.3f}" for x in s)
+        print(f"{k:5d} {len(atoms):6d} {energy:14.6f} {energy / len(atoms):11.6f} {fmax:14.6f} {stress:>24}")
+        results.append(atoms)
+    write(args.out, results, format="extxyz")
+    print(f"# wrote {args.out}")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    """``models`` and ``eval``."""
+    models = sub.add_parser("models", help="list the shipped models")
+    models.set_defaults(func=cmd_models)
+
+    evaluate = sub.add_parser(
+        "eval",
+        help="single-point energy, forces and stress of every frame of a file",
+        description="Evaluate every frame of STRUCTURE: prints energy, energy per atom, the largest force and "
+        "(for 3D-periodic cells) the diagonal stress; writes an extxyz with the results.",
+    )
+    evaluate.add_argument("structure", help="a file ASE can read, or a builder spec (e.g. cnt:10,0:length=4)")
+    evaluate.add_argument("--out", "-o", default="results.extxyz", help="output extxyz (default: %(default)s)")
+    add_model_options(evaluate, index=":", allow_close=True)
+    evaluate.set_defaults(func=cmd_eval)

@@ -1,0 +1,58 @@
+"""``ase-relaxed train`` (a model from a YAML config) and ``ase-relaxed test`` (its errors on labelled data)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..train.config import TrainConfig
+    from ..train.loop import train
+
+    config = TrainConfig.from_yaml(args.config)
+    if args.out_dir:
+        config.out_dir = args.out_dir
+    path = train(config, resume=args.resume, progress=not args.quiet)
+    print(f"best model: {path}")
+    return 0
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from ..train.evaluate import test_model
+
+    metrics = test_model(args.model, args.data, plot_dir=args.plots, families=args.families)
+    for key, value in metrics.items():
+        print(f"{key:24s} {value}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(metrics, handle, indent=2)
+    return 0
+
+
+def add_parsers(sub) -> None:
+    """``train`` and ``test``."""
+    train = sub.add_parser(
+        "train", help="train a model from a YAML config",
+        description="Train a potential. CONFIG is YAML with sections data (path, split), model (ModelConfig "
+        "fields), loss (weights) and optim (AdamW, schedule, EMA, checkpoints); unknown keys are errors. "
+        "Writes OUT_DIR/model.safetensors (best EMA weights), log.csv, checkpoint.pt and test_metrics.json.",
+    )
+    train.add_argument("config", help="training config (YAML)")
+    train.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint.pt")
+    train.add_argument("--out-dir", default=None, help="override the config's out_dir")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
+
+    test = sub.add_parser(
+        "test", help="errors of a model on a labelled file, with parity plots",
+        description="Print energy MAE/RMSE per atom, force MAE/RMSE and stress RMSE of MODEL on every frame "
+        "of DATA (extxyz with energy and forces), and write a parity plot.",
+    )
+    test.add_argument("model", help="a .safetensors model file or a shipped name")
+    test.add_argument("data", help="labelled structures (extxyz)")
+    test.add_argument("--plots", default="parity", help="folder for parity.png (default: %(default)s)")
+    test.add_argument("--families", nargs="+", default=None, metavar="FAMILY",
+                      help="only frames of these families (info['family'], e.g. 'cnt(11,0)')")
+    test.add_argument("--json", default=None, help="also write the metrics to this JSON file")
+    test.set_defaults(func=cmd_test)
