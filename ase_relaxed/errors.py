@@ -15,3 +15,7 @@ class ModelFileError(AseRelaxedError, OSError):
 
 class DeviceError(AseRelaxedError, RuntimeError):
     """A device that was asked for but is not available."""
+
+
+class Interrupted(AseRelaxedError):
+    """A long run stopped on SIGINT/SIGTERM at a safe point, after saving what it had (the message says where)."""

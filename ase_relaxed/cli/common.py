@@ -13,6 +13,8 @@ here once; each subcommand module calls :func:`add_model_options`.
 from __future__ import annotations
 
 import argparse
+import math
+from typing import Callable
 
 from ..errors import InputError
 from ..pretrained import DEFAULT_MODEL
@@ -43,6 +45,50 @@ def add_model_options(parser: argparse.ArgumentParser, *, index: str | None = No
                             help="evaluate even if atoms are closer than 0.5 Å (warn only)")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``PROG: error: ...``) with exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def number(low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False,
+           integer: bool = False) -> Callable[[str], float]:
+    """An argparse ``type`` for a finite number in [low, high] (open ends with ``low_open``/``high_open``).
+
+    >>> number(0, low_open=True)("0.5"), number(1, integer=True)("3")
+    (0.5, 3)
+    >>> number(0, low_open=True)("inf")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: 'inf' is not a finite number > 0
+    """
+    parts = [f"{'>' if low_open else '>='} {low:g}" if low is not None else "",
+             f"{'<' if high_open else '<='} {high:g}" if high is not None else ""]
+    what = ("an integer" if integer else "a finite number") + "".join(f" {p}" for p in parts if p)
+    what = what.replace(" <", " and <") if low is not None and high is not None else what
+
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            value = math.nan
+        ok = math.isfinite(value) and (low is None or value > low or (not low_open and value == low)) and (
+            high is None or value < high or (not high_open and value == high))
+        if not ok:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
+POSITIVE = number(0, low_open=True)
+POSITIVE_INT = number(1, integer=True)
+NON_NEGATIVE_INT = number(0, integer=True)
+FRACTION = number(0, 1, low_open=True, high_open=True)
+
+
 def read_one(structure: str, index: str):
     """The one frame ``index`` of ``structure`` (a file or a builder spec); a clear error for several."""
     from ..structures import read_structures
@@ -58,3 +104,36 @@ def make_calculator(options, **kwargs):
     from ..calculator import RelaxedCalculator
 
     return RelaxedCalculator(options.model, device=options.device, dtype=options.dtype, **kwargs)
+
+
+def check_output(path: str | None, flag: str, directory: bool = False) -> None:
+    """Fail before any work when ``path`` (given with ``flag``) cannot be written.
+
+    A file needs an existing, writable parent folder and must not be a folder; a folder (``directory``)
+    must not be a file, and its nearest existing ancestor must be writable. Writability is probed by
+    creating a temporary file there (root passes permission checks, a read-only file system does not).
+    ``None`` and ``"none"`` mean no output.
+    """
+    import tempfile
+    from pathlib import Path
+
+    if path is None or str(path).lower() == "none":
+        return
+    target = Path(path)
+    if directory:
+        if target.exists() and not target.is_dir():
+            raise InputError(f"{flag} {str(path)!r} exists and is not a folder")
+        parent = target
+        while not parent.exists():
+            parent = parent.parent
+    else:
+        if target.is_dir():
+            raise InputError(f"{flag} {str(path)!r} is a folder; give a file name")
+        parent = target.parent
+        if not parent.is_dir():
+            raise InputError(f"{flag} {str(path)!r}: the folder {str(parent)!r} does not exist")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as error:
+        raise InputError(f"{flag} {str(path)!r}: cannot write in {str(parent)!r} ({error.strerror})") from None

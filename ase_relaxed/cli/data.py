@@ -9,6 +9,9 @@ from ..errors import InputError
 
 
 def cmd_data(args: argparse.Namespace) -> int:
+    from .common import check_output
+
+    check_output(args.out, "--out")
     if args.method in ("tersoff-uniaxial", "tersoff"):
         from ..reference.broken_symmetry import BrokenCrystalConfig, generate_broken_crystal
 

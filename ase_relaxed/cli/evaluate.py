@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import AseRelaxedError
-from .common import add_model_options, make_calculator
+from .common import add_model_options, check_output, make_calculator
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -24,6 +24,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ..graph import is_3d_periodic
     from ..structures import read_structures
 
+    check_output(args.out, "--out")
     frames = read_structures(args.structure, args.index)
     calc = make_calculator(args, on_close="warn" if args.allow_close else "error")
     print(f"# model {args.model} ({calc.dtype}, {calc.device}); {len(frames)} structure(s)")

@@ -29,7 +29,7 @@ import sys
 from ..errors import InputError
 from ..md.options import BAROSTATS, ENSEMBLES, MDOptions
 from ..md.outputs import LOG_COLUMNS, NPT_COLUMNS
-from .common import add_model_options, make_calculator, read_one
+from .common import NON_NEGATIVE_INT, POSITIVE, add_model_options, check_output, make_calculator, read_one
 
 D = MDOptions()  # defaults, shown in the help
 
@@ -54,6 +54,9 @@ def cmd_md(args: argparse.Namespace) -> int:
     options = md_options(args)
     if not options.resume and options.structure is None:
         raise InputError("md needs a STRUCTURE (a file or a builder spec such as cnt:10,0:length=4)")
+    outputs = _outputs(options)
+    for flag, path in outputs:
+        check_output(path, flag)
     # overlapping atoms are the MD guard's business (it reports them with the step)
     calc = make_calculator(options, on_close="ignore")
     if options.resume:
@@ -68,11 +71,27 @@ def cmd_md(args: argparse.Namespace) -> int:
     result = runner.run()
     print(f"# done: step {result.step} ({result.steps_run} steps in {result.wall_s:.1f} s, "
           f"{result.steps_per_s:.3g} steps/s, {result.ns_per_day:.3g} ns/day)")
-    outputs = [options.replica_path(p, k) for p in (options.traj, options.log) for k in range(options.n_replicas)]
-    outputs = [p for p in outputs if p] + ([options.checkpoint] if options.checkpoint.lower() != "none" else [])
     if outputs:
-        print("# wrote " + ", ".join(outputs))
+        print("# wrote " + ", ".join(path for _, path in outputs))
     return 0
+
+
+def _outputs(options: MDOptions) -> list[tuple[str, str]]:
+    """(flag, path) of every file the run writes: trajectories and logs per replica, and the checkpoint."""
+    from pathlib import Path
+
+    files = (("--traj", options.traj), ("--log", options.log))
+    outputs = [(flag, options.replica_path(path, k)) for flag, path in files for k in range(options.n_replicas)]
+    outputs = [(flag, path) for flag, path in outputs if path]
+    if options.checkpoint and options.checkpoint.lower() != "none":
+        outputs.append(("--checkpoint", options.checkpoint))
+    seen: dict[Path, str] = {}
+    for flag, path in outputs:
+        key = Path(path).resolve()
+        if key in seen:
+            raise InputError(f"{seen[key]} and {flag} name the same file {path!r}; give each output its own file")
+        seen[key] = flag
+    return outputs
 
 
 def cmd_relax(args: argparse.Namespace) -> int:
@@ -81,6 +100,8 @@ def cmd_relax(args: argparse.Namespace) -> int:
     from ..md.relax import relax
 
     atoms = read_one(args.structure, args.index)
+    check_output(args.out, "--out")
+    check_output(args.traj, "--traj")
     calc = make_calculator(args)
     log = None if args.quiet else "-"
     print(f"# relax {len(atoms)} atoms | {args.optimizer.upper()} | cell {'on' if args.cell else 'off'} | "
@@ -164,8 +185,9 @@ def add_parsers(sub) -> None:
     add_model_options(relax, index="-1")
     relax.add_argument("--cell", action="store_true", help="relax the cell as well (3D-periodic structures)")
     relax.add_argument("--optimizer", choices=["fire", "bfgs"], default="fire", help="(default: %(default)s)")
-    relax.add_argument("--fmax", type=float, default=0.01, help="force threshold, eV/Å (default: %(default)s)")
-    relax.add_argument("--steps", type=int, default=1000, help="maximum optimizer steps (default: %(default)s)")
+    relax.add_argument("--fmax", type=POSITIVE, default=0.01, help="force threshold, eV/Å (default: %(default)s)")
+    relax.add_argument("--steps", type=NON_NEGATIVE_INT, default=1000,
+                       help="maximum optimizer steps (default: %(default)s)")
     relax.add_argument("--out", "-o", default="relaxed.extxyz", help="relaxed structure (default: %(default)s)")
     relax.add_argument("--traj", default=None, help="optional ASE .traj of the optimisation")
     relax.add_argument("--quiet", "-q", action="store_true", help="no per-step optimizer log")

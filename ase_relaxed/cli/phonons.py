@@ -22,7 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .common import add_model_options, make_calculator, read_one
+from .common import (
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    add_model_options,
+    check_output,
+    make_calculator,
+    number,
+    read_one,
+)
 
 
 def _ints(values: list[str] | None, flag: str) -> list[int] | None:
@@ -42,6 +51,9 @@ def default_supercell(atoms, interaction_range: float | None) -> list[int]:
     ≥ 2 × the interaction range (20 Å when unknown), so that phonopy's supercell holds every Φ(0, R)."""
     if atoms.pbc.all():
         return [2, 2, 2]
+    if atoms.cell.rank < 3:
+        raise InputError(f"phonons need a cell, but this structure (pbc={atoms.pbc.tolist()}) has a "
+                         f"{atoms.cell.rank}D one; give it a vacuum box (e.g. molecule:CH4:vacuum=6)")
     needed = 2 * interaction_range if interaction_range else 20.0
     widths = 1.0 / np.linalg.norm(np.linalg.inv(atoms.cell.array), axis=0)
     return [max(1, math.ceil(needed / w - 1e-9)) if p else 1 for w, p in zip(widths, atoms.pbc)]
@@ -117,14 +129,15 @@ def _helical(args: argparse.Namespace, calc, interaction_range: float | None) ->
 def cmd_phonons(args: argparse.Namespace) -> int:
     from .. import phonons as ph
 
-    if not args.distance > 0 or not args.fmax > 0 or args.steps < 0:
-        raise InputError("--distance and --fmax must be positive and --steps >= 0")
-    if args.interaction_range is not None and not args.interaction_range > 0:
-        raise InputError(f"--interaction-range must be positive, got {args.interaction_range}")
+    check_output(args.out, "--out", directory=True)
     args.supercell = _ints(args.supercell, "--supercell")
     mesh = _ints(args.mesh, "--mesh")
     atoms = None if args.helical else read_one(args.structure, args.index)
     calc = make_calculator(args)
+    if atoms is not None:
+        from ..graph import check_atoms
+
+        check_atoms(atoms, calc.species)  # before phonopy builds and evaluates any supercell
     interaction_range = args.interaction_range or ph.get_interaction_range(calc)
     print(f"# model {args.model} ({calc.dtype}, {calc.device}); interaction range {interaction_range or 0:g} Å")
     if args.helical:
@@ -195,11 +208,12 @@ def add_parsers(sub) -> None:
                    "length ≥ 2 × the interaction range); must be 1 along non-periodic axes")
     p.add_argument("--primitive", choices=["auto", "none"], default="auto",
                    help="3D: find the primitive cell (auto) or use the given cell (none); others: always the given")
-    p.add_argument("--distance", type=float, default=0.01, help="displacement in Å (default: %(default)s)")
+    p.add_argument("--distance", type=POSITIVE, default=0.01, help="displacement in Å (default: %(default)s)")
     p.add_argument("--band", default="auto",
                    help="band path: auto (tubes Γ–Z; crystals seekpath/ASE) or an ASE path string such as "
                    "GXWKGL,UX (default: auto)")
-    p.add_argument("--npoints", type=int, default=101, help="q-points per band segment (default: %(default)s)")
+    p.add_argument("--npoints", type=number(2, integer=True), default=101,
+                   help="q-points per band segment (default: %(default)s)")
     p.add_argument("--dos", action="store_true", help="also write total_dos.dat (THz, states/THz)")
     p.add_argument("--pdos", action="store_true", help="also write projected_dos.dat (per atom)")
     p.add_argument("--mesh", nargs="+", default=None, metavar="N",
@@ -211,13 +225,15 @@ def add_parsers(sub) -> None:
     p.add_argument("--relax", action="store_true",
                    help="relax the positions first (BFGS, cell fixed); phonons at a non-stationary geometry "
                    "have imaginary modes")
-    p.add_argument("--fmax", type=float, default=1e-3, help="--relax: force threshold in eV/Å (default: %(default)g)")
-    p.add_argument("--steps", type=int, default=500, help="--relax: maximum BFGS steps (default: %(default)s)")
+    p.add_argument("--fmax", type=POSITIVE, default=1e-3,
+                   help="--relax: force threshold in eV/Å (default: %(default)g)")
+    p.add_argument("--steps", type=NON_NEGATIVE_INT, default=500,
+                   help="--relax: maximum BFGS steps (default: %(default)s)")
     p.add_argument("--helical", action="store_true",
                    help="line-group phonons of a cnt:N,M spec from its 2-atom domain (see below)")
-    p.add_argument("--interaction-range", type=float, default=None,
+    p.add_argument("--interaction-range", type=POSITIVE, default=None,
                    help="range of the force constants in Å (default: num_layers × cutoff of the model)")
-    p.add_argument("--batch-size", type=int, default=None,
+    p.add_argument("--batch-size", type=POSITIVE_INT, default=None,
                    help="displaced supercells per batched call (default: all; the calculator splits by memory)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_phonons)

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
+from .common import FRACTION, check_output, number
+
 
 def cmd_symmetry(args: argparse.Namespace) -> int:
     from ..calculator import resolve_model
     from ..relaxed.report import symmetry_breaking_report
+
+    check_output(args.plot, "--plot")
+    check_output(args.json, "--json")
 
     model = resolve_model(args.model)
     report = symmetry_breaking_report(model, floor=args.floor, tol=args.tol)
@@ -36,11 +41,11 @@ def add_parsers(sub) -> None:
         "principal axis; optionally plot the blocks and their l=1, l=2 parts as spherical signals.",
     )
     parser.add_argument("model", help="a relaxed .safetensors model or a shipped name")
-    parser.add_argument("--floor", type=float, default=0.02,
+    parser.add_argument("--floor", type=number(0, 1, high_open=True), default=0.02,
                         help="blocks with norm below FLOOR × |θ_0e| count as zero (default: %(default)s)")
-    parser.add_argument("--tol", type=float, default=0.05,
+    parser.add_argument("--tol", type=FRACTION, default=0.05,
                         help="relative tolerance of D(g)θ = θ (default: %(default)s)")
-    parser.add_argument("--scan", type=float, nargs="*", default=None, metavar="TOL",
+    parser.add_argument("--scan", type=FRACTION, nargs="*", default=None, metavar="TOL",
                         help="also print the group at each of these tolerances (bare --scan: 0.01 0.02 0.05 "
                         "0.1 0.2), to see how far θ is from a higher symmetry")
     parser.add_argument("--plot", default=None, metavar="PNG", help="write the θ plot here")

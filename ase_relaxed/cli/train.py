@@ -9,10 +9,12 @@ import json
 def cmd_train(args: argparse.Namespace) -> int:
     from ..train.config import TrainConfig
     from ..train.loop import train
+    from .common import check_output
 
     config = TrainConfig.from_yaml(args.config)
     if args.out_dir:
         config.out_dir = args.out_dir
+    check_output(config.out_dir, "out_dir", directory=True)
     path = train(config, resume=args.resume, progress=not args.quiet)
     print(f"best model: {path}")
     return 0
@@ -20,7 +22,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from ..train.evaluate import test_model
+    from .common import check_output
 
+    check_output(args.json, "--json")
+    check_output(args.plots, "--plots", directory=True)
     metrics = test_model(args.model, args.data, plot_dir=args.plots, families=args.families)
     for key, value in metrics.items():
         print(f"{key:24s} {value}")

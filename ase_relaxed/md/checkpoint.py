@@ -11,7 +11,9 @@ Layout (``numpy.load(path, allow_pickle=False)`` reads it):
 
 The file is written to ``PATH.tmp``, flushed and fsynced, then renamed over ``PATH``
 (``os.replace`` is atomic on POSIX), so a kill at any moment leaves either the old or the new
-checkpoint, never a torn one.
+checkpoint, never a torn one. A ``sha256`` entry (over the metadata and every array) makes an edited
+or damaged file an error instead of "the last good state", and so do non-finite positions, momenta or
+cells and a negative step.
 
 >>> import tempfile, os
 >>> from ase.build import bulk
@@ -24,6 +26,7 @@ checkpoint, never a torn one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -36,7 +39,7 @@ from ase import Atoms
 from ..errors import InputError
 
 FORMAT = "ase_relaxed.md.checkpoint"
-VERSION = 1
+VERSION = 2
 _ARRAYS = ("numbers", "positions", "momenta", "masses", "cell", "pbc")
 
 
@@ -69,13 +72,40 @@ def save_checkpoint(
     meta = {"format": FORMAT, "version": VERSION, "step": int(step), "time_fs": float(time_fs),
             "options": options, "replicas": states}
     arrays["meta"] = np.array(json.dumps(meta))
+    arrays["sha256"] = np.array(_digest(arrays))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # interrupted or failed: leave the previous checkpoint and no stray .tmp
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _digest(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 over every entry but ``sha256`` itself: names, dtypes, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(k for k in arrays if k != "sha256"):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _check_values(path: Path, meta: dict, images: list[Atoms]) -> None:
+    step = meta.get("step")
+    if not isinstance(step, int) or step < 0 or not np.isfinite(meta.get("time_fs", np.nan)):
+        raise InputError(f"checkpoint {str(path)!r} has an invalid step {step!r} or time")
+    for k, atoms in enumerate(images):
+        for name, values in (("positions", atoms.positions), ("momenta", atoms.get_momenta()),
+                             ("cell", atoms.cell.array)):
+            if not np.isfinite(values).all():
+                raise InputError(f"checkpoint {str(path)!r} holds non-finite {name} (replica {k}): it is not a "
+                                 "state a run can continue from")
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
@@ -89,7 +119,11 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             if meta.get("format") != FORMAT:
                 raise InputError(f"{str(path)!r} is not an ase_relaxed MD checkpoint")
             if meta.get("version") != VERSION:
-                raise InputError(f"checkpoint {str(path)!r} has version {meta.get('version')}, expected {VERSION}")
+                raise InputError(f"checkpoint {str(path)!r} has version {meta.get('version')}, expected {VERSION} "
+                                 "(written by another version of ase_relaxed); start the run afresh")
+            if "sha256" not in data.files or str(data["sha256"]) != _digest({k: data[k] for k in data.files}):
+                raise InputError(f"checkpoint {str(path)!r} was modified or damaged after it was written "
+                                 "(sha256 mismatch); it cannot be trusted as the last good state")
             images = []
             for k in range(len(meta["replicas"])):
                 a = {name: data[f"r{k}_{name}"] for name in _ARRAYS}
@@ -101,4 +135,5 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise
     except Exception as error:  # zip, key or JSON errors: a damaged file
         raise InputError(f"cannot read checkpoint {str(path)!r}: {error}") from None
+    _check_values(path, meta, images)
     return Checkpoint(int(meta["step"]), float(meta["time_fs"]), meta["options"], images, meta["replicas"])

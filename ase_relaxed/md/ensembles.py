@@ -77,6 +77,10 @@ def make_dynamics(
     Stochastic integrators draw from ``rng`` (a numpy Generator whose state the checkpoint keeps).
     """
     dt = timestep_fs * units.fs
+    if ensemble == "npt" and not atoms.pbc.all():
+        raise InputError(f"--ensemble npt needs a 3D-periodic cell, but pbc is {atoms.pbc.tolist()} (a tube, slab or "
+                         "molecule has no pressure to hold along its vacuum axes); use nve, langevin, bussi or "
+                         "nose-hoover, or relax the period with `ase-relaxed relax --cell`")
     if ensemble == "nve":
         from ase.md.verlet import VelocityVerlet
 

@@ -38,7 +38,8 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 from ase.md.md import MolecularDynamics
 
-from ..errors import InputError
+from ..errors import InputError, Interrupted
+from ..interrupt import deferred_stop, stop_requested
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .ensembles import conserved_energy, dynamics_state, make_dynamics, restore_dynamics_state, state_kind
 from .guard import Guard, SimulationError
@@ -113,8 +114,7 @@ class MDRunner:
         options: MDOptions,
         checkpoint: Checkpoint | None = None,
     ) -> None:
-        options.validate()
-        self.options = options
+        self.options = options  # checked when built and on every assignment (a Config)
         self.kind = state_kind(options.ensemble, options.barostat)
         self.guard = Guard(options.max_force, options.min_distance, options.temperature_limit)
         n = options.n_replicas
@@ -262,19 +262,22 @@ class MDRunner:
         bar = tqdm(total=opts.steps, initial=start, unit="step", disable=not show, dynamic_ncols=True,
                    desc=f"{opts.ensemble} x{len(self.replicas)}" if len(self.replicas) > 1 else opts.ensemble)
         try:
-            if self.last_checkpoint is None:  # a fresh run: evaluate, check and record step 0
-                self.evaluator.run_lockstep(self._forces_replica)
-                self.check()
-                self._postfix(bar, self.write_outputs(), start, t0)
-                self.save_checkpoint()
-            while self.step_count < opts.steps:
-                self.step()
-                n = self.step_count
-                if n % opts.interval == 0 or n == opts.steps:
+            with deferred_stop():
+                if self.last_checkpoint is None:  # a fresh run: evaluate, check and record step 0
+                    self.evaluator.run_lockstep(self._forces_replica)
+                    self.check()
                     self._postfix(bar, self.write_outputs(), start, t0)
-                if n % opts.checkpoint_every == 0 or n == opts.steps:
                     self.save_checkpoint()
-                bar.update(1)
+                while self.step_count < opts.steps:
+                    self.step()
+                    n = self.step_count
+                    if n % opts.interval == 0 or n == opts.steps:
+                        self._postfix(bar, self.write_outputs(), start, t0)
+                    if n % opts.checkpoint_every == 0 or n == opts.steps:
+                        self.save_checkpoint()
+                    bar.update(1)
+                    if stop_requested() and n < opts.steps:
+                        self._stop(stop_requested())
         except SimulationError as error:
             where = (f"the checkpoint {opts.checkpoint!r} and the outputs hold the last good state (step "
                      f"{self.last_checkpoint})" if self.last_checkpoint is not None else "nothing was checkpointed")
@@ -285,6 +288,17 @@ class MDRunner:
         wall = time.perf_counter() - t0
         return MDResult(self.step_count, self.step_count - start, wall, [r.atoms for r in self.replicas],
                         opts.timestep)
+
+    def _stop(self, signal_name: str) -> None:
+        """Checkpoint the state after the step just completed, then raise :class:`Interrupted`."""
+        opts = self.options
+        if not opts.checkpoint or str(opts.checkpoint).lower() == "none":
+            raise Interrupted(f"{signal_name} at step {self.step_count} of {opts.steps}; no checkpoint was asked for "
+                              "(--checkpoint none), so the run cannot be resumed")
+        if self.last_checkpoint != self.step_count:
+            self.save_checkpoint()
+        raise Interrupted(f"{signal_name} at step {self.step_count} of {opts.steps}; {opts.checkpoint!r} holds that "
+                          "step: rerun the same command with --resume to continue")
 
     def _postfix(self, bar, rows: list[dict], start: int, t0: float) -> None:
         if bar.disable:
