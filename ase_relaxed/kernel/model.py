@@ -22,23 +22,22 @@ with the model, so :func:`ase_relaxed.kernel.fit.predict_with_uncertainty` works
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from ase.data import atomic_numbers
+from pydantic import Field
 
 from .. import keys
-from ..errors import InputError
-from ..models.config import DTYPES, dataclass_from_dict
+from ..configuration import Config
+from ..models.config import Dtype, PerSpecies, Species
 from ..models.output import ForceStressOutput
 from .soap import BOHR, SOAPDescriptor
 
 MODEL_KIND = "kernel-soap"
 
 
-@dataclass
-class KernelConfig:
+class KernelConfig(Config):
     """Hyper-parameters of the SOAP/polynomial-kernel force field (defaults as in SPARC).
 
     species: chemical symbols (one SOAP density channel each).  cutoff: r_c in Å (10 Bohr).
@@ -48,40 +47,17 @@ class KernelConfig:
     model_kind: always "kernel-soap"; it tells a model file which class to rebuild.
     """
 
-    species: list[str] = field(default_factory=lambda: ["C"])
-    cutoff: float = 10 * BOHR
-    n_max: int = 8
-    l_max: int = 6
-    sigma: float = BOHR
-    zeta: int = 4
-    n_representative: int = 200
-    energy_shift: list[float] | None = None
-    dtype: str = "float64"
-    seed: int = 0
-    model_kind: str = MODEL_KIND
-
-    def __post_init__(self) -> None:
-        self.species = list(self.species)
-        unknown = [s for s in self.species if s not in atomic_numbers]
-        if unknown or not self.species:
-            raise InputError(f"species must be chemical symbols, got {self.species}")
-        if self.dtype not in DTYPES:
-            raise InputError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
-        if self.cutoff <= 0 or self.sigma <= 0 or self.n_max < 1 or self.l_max < 0:
-            raise InputError("cutoff and sigma must be positive, n_max >= 1 and l_max >= 0")
-        if self.zeta < 1 or self.n_representative < 1:
-            raise InputError("zeta and n_representative must be >= 1")
-        if self.energy_shift is not None and len(self.energy_shift) != len(self.species):
-            raise InputError(f"energy_shift needs one value per species ({len(self.species)})")
-        if self.model_kind != MODEL_KIND:
-            raise InputError(f"model_kind must be {MODEL_KIND!r}, got {self.model_kind!r}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "KernelConfig":
-        return dataclass_from_dict(cls, values, "kernel model")
+    species: Species = Field(default_factory=lambda: ["C"])
+    cutoff: float = Field(10 * BOHR, gt=0)
+    n_max: int = Field(8, ge=1)
+    l_max: int = Field(6, ge=0)
+    sigma: float = Field(BOHR, gt=0)
+    zeta: int = Field(4, ge=1)
+    n_representative: int = Field(200, ge=1)
+    energy_shift: PerSpecies = None
+    dtype: Dtype = "float64"
+    seed: int = Field(0, ge=0)
+    model_kind: Literal[MODEL_KIND] = MODEL_KIND
 
 
 class KernelEnergyModel(torch.nn.Module):

@@ -1,4 +1,4 @@
-"""Options of an MD run: one dataclass, filled from defaults ← YAML config ← command-line flags.
+"""Options of an MD run: one checked config, filled from defaults ← YAML config ← command-line flags.
 
 The same names are used everywhere: as ``--flag-names`` on the command line, as ``flag_names``
 (or ``flag-names``) keys in a ``--config`` YAML file, and as attributes here.  Unknown config keys
@@ -9,19 +9,25 @@ are errors, so a typo never silently falls back to a default.
 ('langevin', 500.0, 50.0)
 >>> MDOptions.from_sources({"temperatures": [300, 600]}).replica_path("md.extxyz", 1)
 'md_r1.extxyz'
+>>> MDOptions.from_sources({"replicas": 0})
+Traceback (most recent call last):
+...
+ase_relaxed.errors.InputError: replicas: must be >= 1, got 0
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Literal
 
-from ..errors import InputError
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from ..configuration import Config, read_yaml
 from ..pretrained import DEFAULT_MODEL
 
 ENSEMBLES = ("nve", "langevin", "bussi", "nose-hoover", "npt")
 BAROSTATS = ("isotropic", "anisotropic")
+THERMOSTATTED = ("langevin", "bussi", "nose-hoover", "npt")
 
 # options that define the trajectory; a resumed run must not change them
 PHYSICS_KEYS = (
@@ -31,132 +37,108 @@ PHYSICS_KEYS = (
 )
 
 
-@dataclass
-class MDOptions:
+class MDOptions(Config):
     """Everything an ``ase-relaxed md`` run needs (units: K, GPa, fs, 1/fs, eV/Å, Å).
 
     ``temperatures`` (one per replica) overrides ``temperature``; ``initial_temperature``
     (default: the target) sets the Maxwell–Boltzmann velocities; ``tdamp``/``pdamp`` default to
     100 and 1000 time steps.  Output paths equal to ``"none"`` switch that output off.
+    Values are checked when the options are built and when one is assigned.
     """
+
+    key_noun: ClassVar[str] = "MD option"
 
     structure: str | None = None
     index: str = "-1"
     model: str = DEFAULT_MODEL
     device: str = "auto"
-    dtype: str | None = None
-    ensemble: str = "nve"
-    barostat: str = "isotropic"
-    temperature: float = 300.0
-    temperatures: list[float] | None = None
-    initial_temperature: float | None = None
+    dtype: Literal["float32", "float64"] | None = None
+    ensemble: Literal[ENSEMBLES] = "nve"
+    barostat: Literal[BAROSTATS] = "isotropic"
+    temperature: float = Field(300.0, ge=0)
+    temperatures: list[float] | None = Field(None, min_length=1)
+    initial_temperature: float | None = Field(None, ge=0)
     pressure: float = 0.0
-    timestep: float = 0.5
-    steps: int = 1000
-    seed: int = 0
-    replicas: int = 1
-    friction: float = 0.01
-    tdamp: float | None = None
-    pdamp: float | None = None
+    timestep: float = Field(0.5, gt=0)
+    steps: int = Field(1000, ge=0)
+    seed: int = Field(0, ge=0)
+    replicas: int = Field(1, ge=1)
+    friction: float = Field(0.01, gt=0)
+    tdamp: float | None = Field(None, gt=0)
+    pdamp: float | None = Field(None, gt=0)
     traj: str = "md.extxyz"
     log: str = "md.csv"
     checkpoint: str = "md.checkpoint.npz"
-    interval: int = 10
-    checkpoint_interval: int | None = None
+    interval: int = Field(10, ge=1)
+    checkpoint_interval: int | None = Field(None, ge=1)
     resume: bool = False
-    max_force: float = 50.0
-    min_distance: float = 0.5
-    max_temperature: float | None = None
+    max_force: float = Field(50.0, gt=0)
+    min_distance: float = Field(0.5, ge=0)
+    max_temperature: float | None = Field(None, gt=0)
     quiet: bool = False
 
     # -- construction -------------------------------------------------------------
     @classmethod
     def field_names(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)]
+        return list(cls.model_fields)
+
+    @classmethod
+    def option_name(cls, key: object) -> str:
+        """``max-force`` → ``max_force``; a key that names no option is kept as given (for the error)."""
+        name = str(key).replace("-", "_")
+        return name if name in cls.model_fields else str(key)
 
     @classmethod
     def from_sources(cls, *sources: dict | None) -> "MDOptions":
         """Merge mappings left to right (later wins); keys may use dashes or underscores."""
-        known = set(cls.field_names())
         values: dict = {}
         for source in sources:
-            for key, value in (source or {}).items():
-                name = str(key).replace("-", "_")
-                if name not in known:
-                    raise InputError(f"unknown MD option {key!r}; known options: {sorted(known)}")
-                values[name] = value
-        options = cls(**values)
-        options.validate()
-        return options
+            values.update({cls.option_name(key): value for key, value in (source or {}).items()})
+        return cls.from_dict(values)
 
-    @staticmethod
-    def read_config(path: str | Path) -> dict:
-        """The mapping in a YAML config file (keys checked later by :meth:`from_sources`)."""
-        import yaml
-
-        path = Path(path)
-        if not path.exists():
-            raise InputError(f"config file {str(path)!r} does not exist")
-        try:
-            values = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as error:
-            raise InputError(f"cannot parse {str(path)!r} as YAML: {error}") from None
-        if values is None:
-            return {}
-        if not isinstance(values, dict):
-            raise InputError(f"config {str(path)!r} must be a mapping of option: value")
-        return values
-
-    def to_dict(self) -> dict:
-        return {name: getattr(self, name) for name in self.field_names()}
+    @classmethod
+    def read_config(cls, path: str | Path) -> dict:
+        """The options in a YAML config file, each key and value checked (errors name the file); the checks
+        across options wait for :meth:`from_sources`, since flags may still change them."""
+        values = read_yaml(path)
+        cls.from_dict(values, where=str(path), context={"partial": True})
+        return {cls.option_name(key): value for key, value in values.items()}
 
     # -- checks --------------------------------------------------------------------
-    def validate(self) -> None:
-        """Types and ranges, with messages that name the flag."""
-        try:
-            for name in ("temperature", "pressure", "timestep", "friction", "max_force", "min_distance"):
-                setattr(self, name, float(getattr(self, name)))
-            for name in ("steps", "seed", "replicas", "interval"):
-                setattr(self, name, int(getattr(self, name)))
-            for name in ("tdamp", "pdamp", "initial_temperature", "max_temperature"):
-                if getattr(self, name) is not None:
-                    setattr(self, name, float(getattr(self, name)))
-            if self.checkpoint_interval is not None:
-                self.checkpoint_interval = int(self.checkpoint_interval)
-            if self.temperatures is not None:
-                values = self.temperatures if isinstance(self.temperatures, (list, tuple)) else [self.temperatures]
-                self.temperatures = [float(t) for t in values]
-            self.index = str(self.index)
-        except (TypeError, ValueError) as error:
-            raise InputError(f"bad MD option value: {error}") from None
-        if self.ensemble not in ENSEMBLES:
-            raise InputError(f"--ensemble must be one of {ENSEMBLES}, got {self.ensemble!r}")
-        if self.barostat not in BAROSTATS:
-            raise InputError(f"--barostat must be one of {BAROSTATS}, got {self.barostat!r}")
+    @model_validator(mode="before")
+    @classmethod
+    def _underscored_keys(cls, values):
+        return {cls.option_name(k): v for k, v in values.items()} if isinstance(values, dict) else values
+
+    @field_validator("index", mode="before")
+    @classmethod
+    def _index_as_text(cls, value):
+        return str(value) if isinstance(value, int) else value  # YAML "index: 0" is an integer
+
+    @field_validator("temperatures", mode="before")
+    @classmethod
+    def _one_temperature_is_a_list(cls, value):
+        return [value] if isinstance(value, (int, float)) else value
+
+    @field_validator("temperatures")
+    @classmethod
+    def _temperatures_not_negative(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and min(value) < 0:
+            raise ValueError("must all be >= 0 K")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> "MDOptions":
+        if (info.context or {}).get("partial"):  # one source of several: other sources may still change these
+            return self
         if self.temperatures is not None:
-            if not self.temperatures:
-                raise InputError("--temperatures needs at least one value")
             if self.replicas not in (1, len(self.temperatures)):
-                raise InputError(f"--replicas {self.replicas} but {len(self.temperatures)} --temperatures given")
-            self.replicas = len(self.temperatures)
-        checks = [
-            (self.timestep > 0, "--timestep must be positive (fs)"),
-            (self.steps >= 0, "--steps must be >= 0"),
-            (self.replicas >= 1, "--replicas must be >= 1"),
-            (self.interval >= 1, "--interval must be >= 1"),
-            (self.checkpoint_interval is None or self.checkpoint_interval >= 1, "--checkpoint-interval must be >= 1"),
-            (self.friction > 0, "--friction must be positive (1/fs)"),
-            (self.tdamp is None or self.tdamp > 0, "--tdamp must be positive (fs)"),
-            (self.pdamp is None or self.pdamp > 0, "--pdamp must be positive (fs)"),
-            (min(self.target_temperatures) >= 0, "temperatures must be >= 0 K"),
-            (self.max_force > 0 and self.min_distance >= 0, "--max-force must be > 0 and --min-distance >= 0"),
-            (self.dtype in (None, "float32", "float64"), "--dtype must be float32 or float64"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise InputError(message)
-        if self.ensemble in ("langevin", "bussi", "nose-hoover", "npt") and min(self.target_temperatures) <= 0:
-            raise InputError(f"--ensemble {self.ensemble} needs a target temperature > 0 K")
+                raise ValueError(f"replicas {self.replicas} but {len(self.temperatures)} temperatures given")
+            self.__dict__["replicas"] = len(self.temperatures)  # set without re-running this check
+        if self.ensemble in THERMOSTATTED and min(self.target_temperatures) <= 0:
+            raise ValueError(f"ensemble {self.ensemble} needs a target temperature > 0 K, got "
+                             f"{self.target_temperatures}")
+        return self
 
     # -- derived values ----------------------------------------------------------------
     @property

@@ -1,36 +1,65 @@
-"""The model configuration: everything needed to rebuild a model from a file.
+"""The model configuration: everything needed to rebuild a model from a file, checked when it is built.
 
 >>> config = ModelConfig(species=["C"], cutoff=5.0, num_layers=3, channels=32, l_max=2)
 >>> ModelConfig.from_dict(config.to_dict()) == config
 True
+>>> ModelConfig(species="CO")
+Traceback (most recent call last):
+...
+ase_relaxed.errors.InputError: species: expected a list of chemical symbols such as [C, H], got 'CO'
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
 from ase.data import atomic_numbers
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 
-from ..errors import InputError
+from ..configuration import Config
 
 DTYPES = ("float32", "float64")
+Dtype = Literal["float32", "float64"]
 
 
-def dataclass_from_dict(cls, values: dict | None, where: str):
-    """Build dataclass ``cls`` from a mapping, naming unknown keys and the section they are in."""
-    values = values or {}
-    if not isinstance(values, dict):
-        raise InputError(f"config section '{where}' must be a mapping, got {type(values).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
+def _is_element(symbol: object) -> bool:
+    return isinstance(symbol, str) and atomic_numbers.get(symbol, 0) > 0  # "X" (Z = 0) is ASE's dummy atom
+
+
+def _as_symbol_list(value):
+    """A lone symbol such as ``"C"`` is ``["C"]``; any other string (``"CO"``) is a mistake, never split."""
+    if isinstance(value, str):
+        if _is_element(value):
+            return [value]
+        raise ValueError("expected a list of chemical symbols such as [C, H]")
+    return value
+
+
+def _known_symbols(species: list[str]) -> list[str]:
+    unknown = [s for s in species if not _is_element(s)]
     if unknown:
-        raise InputError(f"unknown config key(s) {unknown} in section '{where}'; known keys: {sorted(known)}")
-    return cls(**values)
+        raise ValueError(f"unknown chemical symbol(s) {unknown}")
+    if len(set(species)) != len(species):
+        raise ValueError("each chemical symbol may appear once")
+    return species
 
 
-@dataclass
-class ModelConfig:
+#: the chemical symbols a model knows, in the order of its embedding (at least one, each once)
+Species = Annotated[list[str], BeforeValidator(_as_symbol_list), Field(min_length=1), AfterValidator(_known_symbols)]
+
+
+def _one_per_species(values: list[float] | None, info: ValidationInfo) -> list[float] | None:
+    species = info.data.get("species")  # None when species itself failed its checks
+    if values is not None and species is not None and len(values) != len(species):
+        raise ValueError(f"needs one value per species {species}")
+    return values
+
+
+#: a list of finite numbers, one per entry of the ``species`` field declared before it (or None)
+PerSpecies = Annotated[list[float] | None, AfterValidator(_one_per_species)]
+
+
+class ModelConfig(Config):
     """Hyper-parameters of the equivariant potential.
 
     species: chemical symbols the model knows, in the order of its embedding.
@@ -44,43 +73,20 @@ class ModelConfig:
         θ ∈ relaxed_multiplicity × (0e+0o+1o+1e+…+l_relaxed), exactly equivariant at initialisation.
     """
 
-    species: list[str] = field(default_factory=lambda: ["C"])
-    cutoff: float = 5.0
-    num_layers: int = 3
-    channels: int = 32
-    l_max: int = 2
-    num_radial_basis: int = 8
-    radial_hidden: int = 64
-    radial_layers: int = 2
-    envelope_p: int = 6
-    avg_num_neighbors: float = 16.0
-    energy_shift: list[float] | None = None
-    energy_scale: list[float] | None = None
-    dtype: str = "float64"
-    seed: int = 0
+    species: Species = Field(default_factory=lambda: ["C"])
+    cutoff: float = Field(5.0, gt=0)
+    num_layers: int = Field(3, ge=1)
+    channels: int = Field(32, ge=1)
+    l_max: int = Field(2, ge=0)
+    num_radial_basis: int = Field(8, ge=1)
+    radial_hidden: int = Field(64, ge=1)
+    radial_layers: int = Field(2, ge=1)
+    envelope_p: int = Field(6, ge=1)
+    avg_num_neighbors: float = Field(16.0, gt=0)
+    energy_shift: PerSpecies = None
+    energy_scale: PerSpecies = None
+    dtype: Dtype = "float64"
+    seed: int = Field(0, ge=0)
     relaxed: bool = False
-    l_relaxed: int = 2
-    relaxed_multiplicity: int = 1
-
-    def __post_init__(self) -> None:
-        self.species = list(self.species)
-        unknown = [s for s in self.species if s not in atomic_numbers]
-        if unknown or not self.species:
-            raise InputError(f"species must be chemical symbols, got {self.species}")
-        if self.dtype not in DTYPES:
-            raise InputError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
-        if self.l_relaxed < 0 or self.relaxed_multiplicity < 1:
-            raise InputError("l_relaxed must be >= 0 and relaxed_multiplicity >= 1")
-        if self.cutoff <= 0 or self.num_layers < 1 or self.channels < 1 or self.l_max < 0:
-            raise InputError("cutoff, num_layers and channels must be positive and l_max >= 0")
-        for name in ("energy_shift", "energy_scale"):
-            value = getattr(self, name)
-            if value is not None and len(value) != len(self.species):
-                raise InputError(f"{name} needs one value per species ({len(self.species)})")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "ModelConfig":
-        return dataclass_from_dict(cls, values, "model")
+    l_relaxed: int = Field(2, ge=0)
+    relaxed_multiplicity: int = Field(1, ge=1)

@@ -22,15 +22,17 @@ crystal shortens along n (c/a < 1).  Forces and stress are analytic:
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.mixing import SumCalculator
+from pydantic import Field, field_validator
 
+from ..configuration import Config
 from ..errors import InputError
+from .generate import TemperatureRange
 
 
 class UniaxialBondCalculator(Calculator):
@@ -116,23 +118,29 @@ def broken_reference(strength: float, direction) -> Calculator:
     return SumCalculator([tersoff_carbon(), UniaxialBondCalculator(strength, direction)])
 
 
-@dataclass
-class BrokenCrystalConfig:
+class BrokenCrystalConfig(Config):
     """Diamond-carbon snapshots labelled with Tersoff + the hidden uniaxial term."""
 
     strength: float = 1.0  # λ in eV (0: no hidden term, full cubic symmetry)
-    direction: list[float] = field(default_factory=lambda: [0.0, 0.0, 1.0])
-    size: int = 2  # conventional cubic cells per edge (8 size³ atoms)
-    lattice_constant: float = 3.566  # start of the relaxation that gives the base cell
-    n_structures: int = 60
-    seed: int = 0
-    rattle_sigma: float = 0.05
-    max_strain: float = 0.03
-    temperature_range: tuple[float, float] = (300.0, 1500.0)
-    thermal_steps: int = 30
+    direction: list[float] = Field(default_factory=lambda: [0.0, 0.0, 1.0])
+    size: int = Field(2, ge=1)  # conventional cubic cells per edge (8 size³ atoms)
+    lattice_constant: float = Field(3.566, gt=0)  # start of the relaxation that gives the base cell
+    n_structures: int = Field(60, ge=1)
+    seed: int = Field(0, ge=0)
+    rattle_sigma: float = Field(0.05, ge=0)
+    max_strain: float = Field(0.03, ge=0, lt=1)
+    temperature_range: TemperatureRange = (300.0, 1500.0)
+    thermal_steps: int = Field(30, ge=0)
     # every frame's crystal turned by its own random rotation (n stays fixed in the lab frame), so that the
     # data set's symmetry is D∞h(n) rather than Oh ∩ D∞h(n) (which is only Ci for a general n)
     random_orientation: bool = False
+
+    @field_validator("direction")
+    @classmethod
+    def _a_direction(cls, direction: list[float]) -> list[float]:
+        if len(direction) != 3 or not np.linalg.norm(direction) > 0:
+            raise ValueError("expected a non-zero 3-vector")
+        return direction
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:
@@ -205,7 +213,7 @@ def broken_crystal_frame(k: int, config: BrokenCrystalConfig, calc: Calculator, 
     atoms.info["method"] = "tersoff+uniaxial" if config.strength else "tersoff"
     atoms.info["method_settings"] = json.dumps({"reference": "matscipy Tersoff_PRB_39_5566_Si_C (carbon)",
                                                "hidden_term": "lambda sum_bonds (r.n)^2 f_c(r), r1=1.8, r2=2.1",
-                                               **asdict(config)})
+                                               **config.to_dict()})
     return atoms
 
 

@@ -19,21 +19,50 @@ uninterrupted run's.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 from ase import Atoms, units
 from ase.calculators.singlepoint import SinglePointCalculator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
+from ..configuration import Config
 from ..errors import InputError
 from ..graph import is_3d_periodic
 from ..structures import build_nanotube
 
 METHODS = ("gfn1-xtb", "gfn2-xtb", "brenner")
 VARIANTS = ("rattled", "strained", "thermal")
+
+
+def _a_pair(bounds):
+    if isinstance(bounds, (list, tuple)) and len(bounds) != 2:
+        raise ValueError("expected [low, high]")
+    return bounds
+
+
+def _ordered_range(bounds: tuple[float, float]) -> tuple[float, float]:
+    if bounds[0] > bounds[1]:
+        raise ValueError("needs low <= high")
+    return bounds
+
+
+#: (low, high) in K, both >= 0 (shared with the broken-symmetry data sets)
+TemperatureRange = Annotated[tuple[Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)]],
+                             BeforeValidator(_a_pair), AfterValidator(_ordered_range)]
+
+
+def _n_m(chirality: str) -> str:
+    parts = chirality.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts) or not int(parts[0]) + int(parts[1]):
+        raise ValueError("should look like '10,0' (n, m >= 0, not both 0)")
+    return chirality
+
+
+#: a nanotube chirality "n,m"
+Chirality = Annotated[str, AfterValidator(_n_m)]
 
 
 def reference_calculator(method: str, electronic_temperature: float = 300.0):
@@ -60,36 +89,34 @@ def reference_calculator(method: str, electronic_temperature: float = 300.0):
     raise InputError(f"unknown reference method {method!r}; known: {list(METHODS)}")
 
 
-@dataclass
-class DataConfig:
+class DataConfig(Config):
     """What to generate.  ``min_length`` (Å) is the shortest periodic length of a tube cell."""
 
     method: str = "brenner"
-    chiralities: list[str] = field(default_factory=lambda: ["10,0", "6,6", "8,4"])
+    chiralities: list[Chirality] = Field(default_factory=lambda: ["10,0", "6,6", "8,4"])
     include_graphene: bool = True
-    n_structures: int = 20
-    seed: int = 0
-    variants: list[str] = field(default_factory=lambda: list(VARIANTS))
-    rattle_sigma: float = 0.05
-    max_strain: float = 0.03
-    temperature_range: tuple[float, float] = (300.0, 2000.0)
-    thermal_steps: int = 20
-    vacuum: float = 6.0
-    min_length: float = 17.0
+    n_structures: int = Field(20, ge=1)
+    seed: int = Field(0, ge=0)
+    variants: list[Literal[VARIANTS]] = Field(default_factory=lambda: list(VARIANTS), min_length=1)
+    rattle_sigma: float = Field(0.05, ge=0)
+    max_strain: float = Field(0.03, ge=0, lt=1)
+    temperature_range: TemperatureRange = (300.0, 2000.0)
+    thermal_steps: int = Field(20, ge=0)
+    vacuum: float = Field(6.0, ge=0)
+    min_length: float = Field(17.0, gt=0)
 
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise InputError(f"unknown reference method {self.method!r}; known: {list(METHODS)}")
-        unknown = sorted(set(self.variants) - set(VARIANTS))
-        if unknown or not self.variants:
-            raise InputError(f"unknown variant(s) {unknown}; known: {list(VARIANTS)}")
-        for chirality in self.chiralities:
-            try:
-                n, m = (int(x) for x in chirality.split(","))
-            except ValueError:
-                raise InputError(f"chirality {chirality!r} should look like '10,0'") from None
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, method: str) -> str:
+        if method not in METHODS:
+            raise ValueError(f"unknown reference method; known: {list(METHODS)}")
+        return method
+
+    @model_validator(mode="after")
+    def _something_to_generate(self) -> "DataConfig":
         if not self.chiralities and not self.include_graphene:
-            raise InputError("nothing to generate: no chiralities and no graphene")
+            raise ValueError("nothing to generate: no chiralities and no graphene")
+        return self
 
     def families(self) -> list[str]:
         return [f"cnt({c})" for c in self.chiralities] + (["graphene"] if self.include_graphene else [])
@@ -186,7 +213,7 @@ def generate_dataset(path: str | Path, config: DataConfig, resume: bool = False,
     calc, meta = reference_calculator(config.method)
     md_calc = calc if config.method == "brenner" else reference_calculator("brenner")[0]
     meta["thermal_md"] = "Langevin with matscipy Brenner, then labelled with the reference method"
-    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "n_structures"}  # resume may extend n
+    settings = {k: v for k, v in config.to_dict().items() if k != "n_structures"}  # resume may extend n
     meta["generator"] = {"seed": config.seed, "config": settings}  # nested dict: a JSON string here gets mangled
     indices = range(done, config.n_structures)
     if progress:

@@ -14,7 +14,6 @@ last checkpoint replays exactly the steps an uninterrupted run takes.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import math
 import os
@@ -131,8 +130,8 @@ def prepare(config: TrainConfig):
     graphs = [labelled_graph(a, config.model.cutoff) for a in frames]
     train_frames = [frames[k] for k in split["train"]]
     stats = fit_statistics(train_frames, [graphs[k] for k in split["train"]], species)
-    model_config = dataclasses.replace(
-        config.model, energy_shift=stats.energy_shift, energy_scale=[stats.force_rms] * len(species),
+    model_config = config.model.replace(
+        energy_shift=stats.energy_shift, energy_scale=[stats.force_rms] * len(species),
         avg_num_neighbors=stats.avg_num_neighbors,
     )
     return graphs, split, model_config
@@ -232,5 +231,5 @@ def _training_info(config: TrainConfig, split: dict, step: int, val: dict) -> di
         "method": "ase_relaxed.train (AdamW, EMA weights, energy/force/stress MSE)",
         "data": str(config.data.path), "split_by": config.data.split_by,
         "test_families": config.data.test_families, "sizes": {k: len(v) for k, v in split.items()},
-        "step": step, "validation": val, "loss": dataclasses.asdict(config.loss),
+        "step": step, "validation": val, "loss": config.loss.to_dict(),
     }
