@@ -67,6 +67,19 @@ def test_data_command_writes_labelled_frames_with_stress(tmp_path):
     assert main(["data", "--method", "tersoff-uniaxial", "--size", "1", "-n", "3", "--out", str(out)]) == 2
 
 
+def test_data_command_resumes_instead_of_regenerating(tmp_path):
+    """--resume appends the missing frames and keeps the first ones byte for byte (it once rewrote the file)."""
+    run = ["data", "--method", "tersoff", "--size", "1", "--seed", "2", "--quiet", "--out", str(tmp_path / "t.extxyz")]
+    assert main([*run, "-n", "2"]) == 0
+    first = (tmp_path / "t.extxyz").read_text()
+    assert main([*run, "-n", "3", "--resume"]) == 0
+    assert main(["data", "--method", "tersoff", "--size", "1", "-n", "3", "--out", str(tmp_path / "whole.extxyz"),
+                 "--seed", "2", "--quiet"]) == 0
+    resumed = (tmp_path / "t.extxyz").read_text()
+    assert resumed.startswith(first) and resumed == (tmp_path / "whole.extxyz").read_text()
+    assert main([*run, "-n", "4", "--resume", "--seed", "9"]) == 2  # another seed would mix two data sets
+
+
 def test_anisotropic_force_rms_is_linear_in_strength_and_vanishes_for_an_isotropic_average():
     from ase.build import bulk
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-from ..errors import InputError
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -20,9 +17,7 @@ def cmd_data(args: argparse.Namespace) -> int:
             size=args.size, n_structures=args.n_structures, seed=args.seed,
             random_orientation=args.random_orientation,
         )
-        if Path(args.out).exists() and not args.resume:
-            raise InputError(f"{args.out!r} exists; choose another --out")
-        path = generate_broken_crystal(args.out, config, progress=not args.quiet)
+        path = generate_broken_crystal(args.out, config, progress=not args.quiet, resume=args.resume)
         print(f"wrote {config.n_structures} frames to {path}")
         return 0
     from ..reference.generate import DataConfig, generate_dataset

@@ -32,6 +32,7 @@ from pydantic import Field, field_validator
 
 from ..configuration import Config
 from ..errors import InputError
+from .frames import generator_record, write_frames
 from .generate import TemperatureRange
 
 
@@ -213,23 +214,15 @@ def broken_crystal_frame(k: int, config: BrokenCrystalConfig, calc: Calculator, 
     atoms.info["method"] = "tersoff+uniaxial" if config.strength else "tersoff"
     atoms.info["method_settings"] = json.dumps({"reference": "matscipy Tersoff_PRB_39_5566_Si_C (carbon)",
                                                "hidden_term": "lambda sum_bonds (r.n)^2 f_c(r), r1=1.8, r2=2.1",
-                                               **config.to_dict()})
+                                               **generator_record(config)["config"],
+                                               "generator": generator_record(config)})
     return atoms
 
 
-def generate_broken_crystal(path: str | Path, config: BrokenCrystalConfig, progress: bool = True) -> Path:
-    """Write ``config.n_structures`` labelled frames of the symmetry-broken crystal (extxyz)."""
-    from ase.io import write
-
-    path = Path(path)
+def generate_broken_crystal(path: str | Path, config: BrokenCrystalConfig, progress: bool = True,
+                           resume: bool = False) -> Path:
+    """Write ``config.n_structures`` labelled frames of the symmetry-broken crystal (extxyz), resumably."""
     calc = broken_reference(config.strength, config.direction)
-    indices = range(config.n_structures)
-    if progress:
-        from tqdm.auto import tqdm
-
-        indices = tqdm(indices, desc="data (tersoff+uniaxial)", unit="frame")
     base = None if config.random_orientation else relaxed_cell(calc, config.lattice_constant)
-    frames = [broken_crystal_frame(k, config, calc, base) for k in indices]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write(path, frames, format="extxyz")
-    return path
+    return write_frames(path, config.n_structures, lambda k: broken_crystal_frame(k, config, calc, base),
+                        generator_record(config), resume=resume, progress=progress, desc="data (tersoff+uniaxial)")

@@ -32,6 +32,7 @@ from ..configuration import Config
 from ..errors import InputError
 from ..graph import is_3d_periodic
 from ..structures import build_nanotube
+from .frames import generator_record, write_frames
 
 METHODS = ("gfn1-xtb", "gfn2-xtb", "brenner")
 VARIANTS = ("rattled", "strained", "thermal")
@@ -79,7 +80,11 @@ def reference_calculator(method: str, electronic_temperature: float = 300.0):
     if method in ("gfn1-xtb", "gfn2-xtb"):
         from importlib.metadata import version
 
-        from tblite.ase import TBLite
+        try:
+            from tblite.ase import TBLite
+        except ImportError:
+            raise InputError(f"--method {method} needs tblite, which is not installed: "
+                             "pip install 'ase_relaxed[peers]' (or pip install tblite)") from None
 
         name = "GFN1-xTB" if method == "gfn1-xtb" else "GFN2-xTB"
         calc = TBLite(method=name, electronic_temperature=electronic_temperature, verbosity=0)
@@ -181,48 +186,11 @@ def label(atoms: Atoms, calc, meta: dict) -> Atoms:
     return atoms
 
 
-def count_frames(path: Path) -> int:
-    """Complete frames in an extxyz file (a half-written last frame is dropped)."""
-    if not path.exists() or path.stat().st_size == 0:
-        return 0
-    lines = path.read_text().splitlines()
-    count, position, good_end = 0, 0, 0
-    while position < len(lines):
-        try:
-            n = int(lines[position].strip())
-        except ValueError:
-            break
-        if position + 2 + n > len(lines):
-            break
-        position += 2 + n
-        count, good_end = count + 1, position
-    if good_end < len(lines):  # drop a torn frame so appending continues cleanly
-        path.write_text("\n".join(lines[:good_end]) + ("\n" if good_end else ""))
-    return count
-
-
 def generate_dataset(path: str | Path, config: DataConfig, resume: bool = False, progress: bool = True) -> Path:
-    """Write ``config.n_structures`` labelled frames to ``path`` (extxyz), resumably."""
-    from ase.io import write
-
-    path = Path(path)
-    done = count_frames(path) if resume else 0
-    if not resume and path.exists() and path.stat().st_size > 0:
-        raise InputError(f"{str(path)!r} exists; pass --resume to continue it or choose another --out")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``config.n_structures`` labelled frames to ``path`` (extxyz), resumably (:func:`.frames.write_frames`)."""
     calc, meta = reference_calculator(config.method)
     md_calc = calc if config.method == "brenner" else reference_calculator("brenner")[0]
     meta["thermal_md"] = "Langevin with matscipy Brenner, then labelled with the reference method"
-    settings = {k: v for k, v in config.to_dict().items() if k != "n_structures"}  # resume may extend n
-    meta["generator"] = {"seed": config.seed, "config": settings}  # nested dict: a JSON string here gets mangled
-    indices = range(done, config.n_structures)
-    if progress:
-        from tqdm.auto import tqdm
-
-        indices = tqdm(indices, total=config.n_structures, initial=done, desc=f"data ({config.method})", unit="frame")
-    for k in indices:
-        atoms = label(make_structure(k, config, md_calc), calc, meta)
-        with open(path, "a") as handle:
-            write(handle, atoms, format="extxyz")
-            handle.flush()
-    return path
+    meta["generator"] = generator_record(config)
+    return write_frames(path, config.n_structures, lambda k: label(make_structure(k, config, md_calc), calc, meta),
+                        meta["generator"], resume=resume, progress=progress, desc=f"data ({config.method})")

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from .. import keys
-from ..errors import InputError
+from ..errors import InputError, Interrupted
+from ..interrupt import deferred_stop, stop_requested
 from ..models import build_model, save_model
 from ..physics.losses import weak_supervision_losses
 from .config import TrainConfig
@@ -106,8 +107,32 @@ def learning_rate_factor(step: int, optim) -> float:
 
 def _atomic_save(obj, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:  # interrupted or failed: keep the previous checkpoint, leave no stray .tmp
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _load_checkpoint(path: Path, model: torch.nn.Module) -> dict:
+    """The saved training state, with the model's weights loaded; InputError for anything unusable."""
+    try:
+        saved = torch.load(path, weights_only=True)  # tensors and plain containers only: never runs code
+        keys_ok = isinstance(saved, dict) and {"model", "optimizer", "scheduler", "ema", "state"} <= set(saved)
+    except Exception as error:  # noqa: BLE001 - torch raises many kinds for a damaged or foreign file
+        raise InputError(f"{str(path)!r} is not a readable training checkpoint ({type(error).__name__}: "
+                         f"{str(error).splitlines()[0] if str(error) else 'damaged file'}); it is never unpickled "
+                         "beyond tensors. Start afresh in another out_dir") from None
+    if not keys_ok:
+        raise InputError(f"{str(path)!r} is not an ase_relaxed training checkpoint (missing entries)")
+    try:
+        model.load_state_dict(saved["model"])
+    except (RuntimeError, KeyError, TypeError) as error:
+        first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+        raise InputError(f"{str(path)!r} was written for another model configuration ({first}); resume with the "
+                         "config of that run, or start afresh in another out_dir") from None
+    return saved
 
 
 def _truncate_log(path: Path, step: int) -> None:
@@ -146,8 +171,6 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     if resume and not checkpoint_path.exists():
         raise InputError(f"no checkpoint to resume in {str(out)!r}")
     graphs, split, model_config = prepare(config)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
     optim = config.optim
 
     model = build_model(model_config).train()
@@ -156,15 +179,19 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: learning_rate_factor(s, optim))
     ema = EMA(model, optim.ema_decay)
     state = {"step": 0, "best_val": float("inf"), "bad_evals": 0, "stopped": False}
-    if resume:
-        saved = torch.load(checkpoint_path, weights_only=True)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
+    if resume:  # everything is checked before a file of the run is touched
+        saved = _load_checkpoint(checkpoint_path, model)
+        try:
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise InputError(f"{str(checkpoint_path)!r}: optimizer state does not fit this config ({error})") from None
         ema.shadow = saved["ema"]
         state = saved["state"]
         _truncate_log(log_path, state["step"])
-    elif log_path.exists():
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    if not resume and log_path.exists():
         log_path.unlink()
 
     train_idx = np.array(split["train"])
@@ -175,7 +202,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
 
         bar = tqdm(total=optim.max_steps, initial=state["step"], desc="train", unit="step")
     log_is_new = not log_path.exists()
-    with open(log_path, "a", newline="") as log_file:
+    with open(log_path, "a", newline="") as log_file, deferred_stop():
         writer = csv.DictWriter(log_file, LOG_FIELDS)
         if log_is_new:
             writer.writeheader()
@@ -210,11 +237,15 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
                                     F=f"{val['forces_rmse']:.3f}eV/Å")
             writer.writerow(row)
             log_file.flush()
-            if step % optim.checkpoint_every == 0 or step == optim.max_steps or state["stopped"]:
+            stop = stop_requested() if step < optim.max_steps and not state["stopped"] else None
+            if step % optim.checkpoint_every == 0 or step == optim.max_steps or state["stopped"] or stop:
                 _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                               "scheduler": scheduler.state_dict(), "ema": ema.shadow, "state": state}, checkpoint_path)
             if bar is not None:
                 bar.update(1)
+            if stop:
+                raise Interrupted(f"{stop} at step {step} of {optim.max_steps}; {str(checkpoint_path)!r} holds it "
+                                  "(best model so far: model.safetensors): rerun with --resume to continue")
     if bar is not None:
         bar.close()
     from ..models import load_model
