@@ -54,9 +54,9 @@ def cmd_md(args: argparse.Namespace) -> int:
     options = md_options(args)
     if not options.resume and options.structure is None:
         raise InputError("md needs a STRUCTURE (a file or a builder spec such as cnt:10,0:length=4)")
-    outputs = _outputs(options)
-    for flag, path in outputs:
-        check_output(path, flag)
+    outputs = options.output_files()
+    for name, path in outputs:
+        check_output(path, f"--{name}")
     # overlapping atoms are the MD guard's business (it reports them with the step)
     calc = make_calculator(options, on_close="ignore")
     if options.resume:
@@ -75,23 +75,6 @@ def cmd_md(args: argparse.Namespace) -> int:
         print("# wrote " + ", ".join(path for _, path in outputs))
     return 0
 
-
-def _outputs(options: MDOptions) -> list[tuple[str, str]]:
-    """(flag, path) of every file the run writes: trajectories and logs per replica, and the checkpoint."""
-    from pathlib import Path
-
-    files = (("--traj", options.traj), ("--log", options.log))
-    outputs = [(flag, options.replica_path(path, k)) for flag, path in files for k in range(options.n_replicas)]
-    outputs = [(flag, path) for flag, path in outputs if path]
-    if options.checkpoint and options.checkpoint.lower() != "none":
-        outputs.append(("--checkpoint", options.checkpoint))
-    seen: dict[Path, str] = {}
-    for flag, path in outputs:
-        key = Path(path).resolve()
-        if key in seen:
-            raise InputError(f"{seen[key]} and {flag} name the same file {path!r}; give each output its own file")
-        seen[key] = flag
-    return outputs
 
 
 def cmd_relax(args: argparse.Namespace) -> int:
@@ -177,13 +160,16 @@ def add_parsers(sub) -> None:
 
     relax = sub.add_parser(
         "relax", help="relax positions (and with --cell the cell) with FIRE or BFGS",
-        description="Relax STRUCTURE until max |F| < --fmax; with --cell the cell too (ase.filters."
-        "FrechetCellFilter; needs a 3D-periodic cell). Prints initial/final energy, fmax and cell lengths and writes "
-        "the relaxed structure (extxyz, with energy and forces). Exit status 1 if not converged.",
+        description="Relax STRUCTURE until max |F| < --fmax; with --cell the periodic axes of the cell too (ase."
+        "filters.FrechetCellFilter, masked by pbc: a tube relaxes its period, a slab its in-plane cell, a crystal "
+        "all of it; the cell needs a volume, vacuum counted, as in ASE's numerical stress). Prints initial/final "
+        "energy, fmax and cell lengths and writes the relaxed structure (extxyz, with energy and forces). Exit "
+        "status 1 if not converged.",
     )
     relax.add_argument("structure", help="a file ASE can read, or a builder spec (e.g. diamond:C:size=2)")
     add_model_options(relax, index="-1")
-    relax.add_argument("--cell", action="store_true", help="relax the cell as well (3D-periodic structures)")
+    relax.add_argument("--cell", action="store_true", help="relax the periodic axes of the cell as well (a tube's "
+                       "period, a slab's in-plane cell, a crystal's whole cell)")
     relax.add_argument("--optimizer", choices=["fire", "bfgs"], default="fire", help="(default: %(default)s)")
     relax.add_argument("--fmax", type=POSITIVE, default=0.01, help="force threshold, eV/Å (default: %(default)s)")
     relax.add_argument("--steps", type=NON_NEGATIVE_INT, default=1000,

@@ -138,7 +138,22 @@ class MDOptions(Config):
         if self.ensemble in THERMOSTATTED and min(self.target_temperatures) <= 0:
             raise ValueError(f"ensemble {self.ensemble} needs a target temperature > 0 K, got "
                              f"{self.target_temperatures}")
+        seen: dict[Path, str] = {}
+        for name, path in self.output_files():
+            if Path(path).resolve() in seen:
+                raise ValueError(f"{seen[Path(path).resolve()]} and {name} name the same file {path!r}; give each "
+                                 "output its own file")
+            seen[Path(path).resolve()] = name
         return self
+
+    def output_files(self) -> list[tuple[str, str]]:
+        """(option, path) of every file the run writes: trajectory and log per replica, and the checkpoint."""
+        files = [(name, self.replica_path(path, k)) for name, path in (("traj", self.traj), ("log", self.log))
+                 for k in range(self.n_replicas)]
+        files = [(name, path) for name, path in files if path]
+        if self.checkpoint and self.checkpoint.lower() != "none":
+            files.append(("checkpoint", self.checkpoint))
+        return files
 
     # -- derived values ----------------------------------------------------------------
     @property
