@@ -76,6 +76,24 @@ def test_damaged_config_gives_clear_error(tmp_path):
         load_model(path)
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused(tmp_path, bad):
+    from safetensors.torch import load_file, safe_open, save_file
+
+    path = tmp_path / "model.safetensors"
+    save_model(tiny_model(), path)
+    with safe_open(str(path), framework="pt") as handle:
+        header = handle.metadata()
+    tensors = load_file(path)
+    name = sorted(k for k, t in tensors.items() if t.is_floating_point() and t.numel() > 1)[0]
+    tensors[name][1] = bad
+    save_file(tensors, path, metadata=header)
+    with pytest.raises(ModelFileError, match=f"NaN or infinite weights in 1 tensor\\(s\\) \\({name}\\)"):
+        load_model(path)
+    with pytest.raises(ModelFileError, match="NaN or infinite"):
+        RelaxedCalculator(str(path), device="cpu")
+
+
 def test_missing_file_and_unknown_name():
     with pytest.raises(ModelFileError, match="does not exist"):
         load_model("no/such/model.safetensors")

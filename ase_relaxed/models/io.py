@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -72,6 +73,10 @@ def read_model_file(path: str | os.PathLike) -> tuple[Any, dict, dict[str, torch
             f"{str(path)!r} is not a readable ase_relaxed model file (corrupt, truncated, or another "
             f"format such as a pickle, which is never loaded): {error}"
         ) from None
+    bad = [name for name, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise ModelFileError(f"{str(path)!r} holds NaN or infinite weights in {len(bad)} tensor(s) "
+                             f"({', '.join(sorted(bad)[:5])}{', ...' if len(bad) > 5 else ''}); the file is damaged")
     if header.get("format") != FORMAT:
         raise ModelFileError(f"{str(path)!r} is a safetensors file but not an ase_relaxed model ({FORMAT})")
     try:
@@ -83,8 +88,21 @@ def read_model_file(path: str | os.PathLike) -> tuple[Any, dict, dict[str, torch
     return config, metadata, tensors
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 digest of the bytes of ``path`` (what ``sha256sum`` prints)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def load_model(path: str | os.PathLike) -> torch.nn.Module:
-    """Rebuild the model stored in ``path`` (weights exactly as saved), in eval mode."""
+    """Rebuild the model stored in ``path`` (weights exactly as saved), in eval mode.
+
+    The model remembers where it came from: ``model.source_file`` (the path) and ``model.sha256``
+    (:func:`file_sha256` of the file), which ``RelaxedCalculator.todict()`` reports.
+    """
     config, metadata, tensors = read_model_file(path)
     model = kind_of_config(config).build(config)
     try:
@@ -93,4 +111,6 @@ def load_model(path: str | os.PathLike) -> torch.nn.Module:
         raise ModelFileError(f"weights in {str(path)!r} do not match its configuration: {error}") from None
     model.training_info = metadata.get("training", {})
     model.metadata = metadata
+    model.source_file = str(path)
+    model.sha256 = file_sha256(path)
     return model.eval()
