@@ -15,6 +15,7 @@ calls.  This is what phonopy displacements and MD replicas use.
 from __future__ import annotations
 
 import copy
+import math
 import os
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -26,11 +27,15 @@ from ase.calculators.calculator import Calculator, PropertyNotImplementedError, 
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from . import keys
+from ._version import __version__
 from .errors import DeviceError, InputError
-from .graph import atoms_to_graph, batch_graphs, check_atoms, check_distances, is_3d_periodic, neighbor_list
+from .graph import atoms_to_graph, batch_graphs, check_atoms, check_distances, has_volume, neighbor_list
 from .models import ForceStressOutput, load_model
 from .models.energy import EnergyModel
 from .pretrained import DEFAULT_MODEL, pretrained_path
+
+#: the dtype of ``RelaxedCalculator(dtype=None)``, whatever the model file stores (benchmarks/bench_dtype.py)
+DEFAULT_DTYPE = torch.float64
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -48,6 +53,16 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return device
 
 
+def model_file(model: torch.nn.Module | str | os.PathLike) -> Path | None:
+    """The file a model argument names: a path as given, the file of a shipped name, None for a module."""
+    if isinstance(model, torch.nn.Module):
+        return None
+    text = str(model)
+    if Path(text).suffix or os.sep in text or Path(text).exists():
+        return Path(text)
+    return pretrained_path(text)
+
+
 def resolve_model(model: torch.nn.Module | str | os.PathLike) -> ForceStressOutput:
     """A module, a model-file path, or the name of a shipped model → a ForceStressOutput."""
     if isinstance(model, ForceStressOutput):
@@ -56,10 +71,27 @@ def resolve_model(model: torch.nn.Module | str | os.PathLike) -> ForceStressOutp
         return ForceStressOutput(model)
     if isinstance(model, torch.nn.Module):
         raise InputError(f"expected an ase_relaxed model, got {type(model).__name__}")
-    text = str(model)
-    if Path(text).suffix or os.sep in text or Path(text).exists():
-        return load_model(text)
-    return load_model(pretrained_path(text))
+    return load_model(model_file(model))
+
+
+def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
+    """``None`` → :data:`DEFAULT_DTYPE` (float64); "float32"/"float64" or a torch dtype → that dtype."""
+    if dtype is None:
+        return DEFAULT_DTYPE
+    resolved = {"float32": torch.float32, "float64": torch.float64}.get(dtype, dtype)
+    if resolved not in (torch.float32, torch.float64):
+        raise InputError(f"dtype must be float32 or float64 (or None for {DEFAULT_DTYPE}), got {dtype!r}")
+    return resolved
+
+
+def _finite_number(name: str, value: float) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"{name} must be a finite number >= 0 (Å), got {value!r}")
+    return value
 
 
 class RelaxedCalculator(Calculator):
@@ -67,12 +99,19 @@ class RelaxedCalculator(Calculator):
 
     Parameters: ``model`` (module, path or shipped name; default the GFN1-xTB
     carbon model ``carbon-gfn1``), ``device`` ("auto", "cpu", "cuda"), ``dtype``
-    (None keeps the model's; "float32"/"float64"),
-    ``neighbor_list`` backend, ``skin`` (Å; > 0 reuses the neighbour list while
-    no atom moved more than skin/2), ``min_distance`` and ``on_close``
-    ("error", "warn", "ignore") for overlapping atoms, ``max_edges_per_batch``
-    to bound the memory of :meth:`calculate_batch` (default 400k edges on CUDA;
-    4k on CPU, where large graphs cost more per atom than small ones).
+    (None: float64, whatever the model stores, since float32 round-off of the
+    energy ruins finite differences, phonons and tight relaxations; "float32"
+    opts in to speed), ``neighbor_list`` backend, ``skin`` (Å, ≥ 0; > 0 reuses
+    the neighbour list while no atom moved more than skin/2), ``min_distance``
+    (Å, ≥ 0) and ``on_close`` ("error", "warn", "ignore") for overlapping atoms
+    (coincident ones always raise), ``max_edges_per_batch`` to bound the memory
+    of :meth:`calculate_batch` (default 400k edges on CUDA; 4k on CPU, where
+    large graphs cost more per atom than small ones).
+
+    Stress σ = (1/V) ∂E/∂ε (eV/Å³, positions scaled with the cell) exists for
+    every cell with a volume V, vacuum included, so tubes and slabs in a box
+    have it too; only cells without volume (molecules) raise
+    ``PropertyNotImplementedError``.
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
@@ -91,13 +130,17 @@ class RelaxedCalculator(Calculator):
     ) -> None:
         super().__init__(**kwargs)
         self.device = resolve_device(device)
+        dtype = resolve_dtype(dtype)
+        self.skin = _finite_number("skin", skin)
+        self.min_distance = _finite_number("min_distance", min_distance)
+        if on_close not in ("error", "warn", "ignore"):
+            raise InputError(f"on_close must be 'error', 'warn' or 'ignore', got {on_close!r}")
+        path = model_file(model)
         module = resolve_model(model)
-        if dtype is not None:
-            dtype = {"float32": torch.float32, "float64": torch.float64}.get(dtype, dtype)
-            if dtype not in (torch.float32, torch.float64):
-                raise InputError(f"dtype must be float32 or float64, got {dtype}")
-            if dtype != module.dtype:
-                module = copy.deepcopy(module).to(dtype)
+        self.model_name = "in-memory module" if path is None else str(model)
+        self.model_sha256 = None if path is None else getattr(module, "sha256", None)
+        if dtype != module.dtype:  # never convert the caller's module; one loaded here is ours
+            module = copy.deepcopy(module).to(dtype) if path is None else module.to(dtype)
         if next(module.parameters()).device != self.device:
             module = copy.deepcopy(module).to(self.device)  # never move the caller's module
         self.model = module.eval()
@@ -105,16 +148,36 @@ class RelaxedCalculator(Calculator):
         self.species = list(self.model.config.species)
         self.cutoff = float(self.model.config.cutoff)
         self.neighbor_backend = neighbor_list
-        self.skin = float(skin)
-        self.min_distance = float(min_distance)
-        if on_close not in ("error", "warn", "ignore"):
-            raise InputError(f"on_close must be 'error', 'warn' or 'ignore', got {on_close!r}")
         self.on_close = on_close
         if max_edges_per_batch is None:  # CPU: per-atom cost grows with graph size (benchmarks/README.md)
             max_edges_per_batch = 400_000 if self.device.type == "cuda" else 4_000
         self.max_edges_per_batch = int(max_edges_per_batch)
+        if self.max_edges_per_batch < 1:
+            raise InputError(f"max_edges_per_batch must be >= 1, got {max_edges_per_batch!r}")
         self._edge_cache: tuple | None = None
         self.neighbor_list_builds = 0
+
+    def todict(self, skip_default: bool = True) -> dict:
+        """What this calculator is, for trajectories and databases (ASE calls this).
+
+        ``model``: the shipped name or file path given, or "in-memory module"; ``model_sha256``: SHA-256 of
+        the model file when the calculator loaded one (None for a module); ``dtype``, ``device``,
+        ``version`` (of ase_relaxed) and the neighbour-list settings.
+
+        >>> RelaxedCalculator("demo-carbon-random", device="cpu").todict()["model"]
+        'demo-carbon-random'
+        """
+        return {
+            "model": self.model_name,
+            "model_sha256": self.model_sha256,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": str(self.device),
+            "version": __version__,
+            "neighbor_list": self.neighbor_backend,
+            "skin": self.skin,
+            "min_distance": self.min_distance,
+            "on_close": self.on_close,
+        }
 
     # -- graphs -------------------------------------------------------------
     def _edges(self, atoms: Atoms, use_cache: bool = True):
@@ -154,11 +217,12 @@ class RelaxedCalculator(Calculator):
         return {k: v.cpu() for k, v in out.items()}
 
     @staticmethod
-    def _check_stress(atoms: Atoms, label: str = "the structure") -> None:
-        if not is_3d_periodic(atoms):
+    def _check_stress(atoms: Atoms, prefix: str = "") -> None:
+        if not has_volume(atoms):
             raise PropertyNotImplementedError(
-                f"stress is defined only for 3D-periodic cells, but {label} has pbc={atoms.pbc.tolist()} "
-                f"(volume {atoms.cell.volume:.3g} Å^3); ask for energy and forces only"
+                f"{prefix}stress σ = (1/V) ∂E/∂ε needs a cell with a volume, but this one has volume "
+                f"{atoms.cell.volume:.3g} Å^3 (cell lengths {np.round(atoms.cell.lengths(), 4).tolist()}, "
+                f"pbc={atoms.pbc.tolist()}); give it a box (atoms.center(vacuum=...)) or ask for energy and forces only"
             )
 
     # -- ASE interface -------------------------------------------------------
@@ -171,8 +235,12 @@ class RelaxedCalculator(Calculator):
         self.results = self._to_results(out, 0, out[keys.FORCES], out[keys.ATOMIC_ENERGY], want_stress)
 
     @staticmethod
-    def _to_results(out, index: int, forces, energies, stress: bool) -> dict:
+    def _to_results(out, index: int, forces, energies, stress: bool, prefix: str = "") -> dict:
         energy = float(out[keys.ENERGY][index])
+        if not (math.isfinite(energy) and bool(torch.isfinite(forces).all())):
+            raise InputError(f"{prefix}the model returned NaN or infinite energy/forces (coincident atoms, or "
+                             "atoms that coincide after float32 round-off of large coordinates?); refusing to "
+                             "hand them on")
         results = {
             "energy": energy,
             "free_energy": energy,
@@ -200,7 +268,7 @@ class RelaxedCalculator(Calculator):
         for index, atoms in enumerate(images):
             try:
                 if want_stress:
-                    self._check_stress(atoms, f"image {index}")
+                    self._check_stress(atoms, f"image {index}: ")
                 graphs.append(self._graph(atoms, use_cache=False))
             except InputError as error:
                 raise InputError(f"image {index}: {error}") from None
@@ -211,7 +279,7 @@ class RelaxedCalculator(Calculator):
             forces = torch.split(out[keys.FORCES], sizes)
             energies = torch.split(out[keys.ATOMIC_ENERGY], sizes)
             for k in range(len(chunk)):
-                results.append(self._to_results(out, k, forces[k], energies[k], want_stress))
+                results.append(self._to_results(out, k, forces[k], energies[k], want_stress, f"image {len(results)}: "))
         return results
 
     def _chunks(self, graphs: list[dict]) -> Iterable[list[dict]]:

@@ -27,6 +27,10 @@ from . import keys
 from .errors import InputError
 
 NEIGHBOR_LIST_BACKENDS = ("matscipy", "vesin", "ase")
+#: |det(cell)| (Å³) below which a cell has no volume (a molecule, or a tube with cell [0, 0, L])
+VOLUME_TOL = 1e-9
+#: pairs closer than this (Å) are coincident: no model can evaluate them (the edge direction r̂_ij is undefined)
+COINCIDENT_DISTANCE = 1e-6
 
 
 def neighbor_list(
@@ -75,12 +79,28 @@ def check_atoms(atoms: Atoms, species: Sequence[str] | None = None) -> None:
         raise InputError(f"positions contain NaN or infinite values (atoms {bad[:10].tolist()})")
     if not np.all(np.isfinite(atoms.cell.array)):
         raise InputError("the cell contains NaN or infinite values")
-    if any(atoms.pbc) and abs(atoms.cell.volume) < 1e-9 and atoms.pbc.all():
+    if atoms.pbc.all() and not has_volume(atoms):
         raise InputError("pbc=True but the cell has zero volume")
     if species is not None:
-        unknown = sorted(set(atoms.get_chemical_symbols()) - set(species))
-        if unknown:
-            raise InputError(f"element(s) {unknown} not in the model, which knows only {list(species)}")
+        check_species(atoms.numbers, species)
+
+
+def check_species(numbers: Sequence[int] | np.ndarray | torch.Tensor, species: Sequence[str]) -> None:
+    """Raise :class:`InputError` naming every element of ``numbers`` (atomic numbers) not in ``species``.
+
+    >>> check_species([6, 1, 8], ["C", "H"])
+    Traceback (most recent call last):
+    ...
+    ase_relaxed.errors.InputError: element(s) ['O'] not in the model, which knows only ['C', 'H']
+    """
+    from ase.data import atomic_numbers, chemical_symbols
+
+    numbers = torch.as_tensor(numbers).cpu().numpy() if isinstance(numbers, torch.Tensor) else np.asarray(numbers)
+    known = {atomic_numbers[s] for s in species}
+    unknown = sorted({int(z) for z in np.unique(numbers)} - known)
+    if unknown:
+        names = [chemical_symbols[z] if 0 <= z < len(chemical_symbols) else f"Z={z}" for z in unknown]
+        raise InputError(f"element(s) {names} not in the model, which knows only {list(species)}")
 
 
 def check_distances(
@@ -88,16 +108,21 @@ def check_distances(
 ) -> None:
     """Complain about atom pairs closer than ``min_distance`` Å.
 
-    ``on_close`` is ``"error"`` (raise :class:`InputError`), ``"warn"`` or ``"ignore"``.
+    ``on_close`` is ``"error"`` (raise :class:`InputError`), ``"warn"`` or ``"ignore"``.  Coincident
+    pairs (closer than :data:`COINCIDENT_DISTANCE`) raise in every mode: r̂_ij = r_ij/|r_ij| is
+    undefined there, and a model would return NaN.
     """
-    if on_close == "ignore" or min_distance <= 0:
-        return
     i, j, shifts = edges
     if len(i) == 0:
         return
     vectors = atoms.positions[j] - atoms.positions[i] + shifts @ atoms.cell.array
     distances = np.linalg.norm(vectors, axis=1)
     k = int(np.argmin(distances))
+    if distances[k] < COINCIDENT_DISTANCE:
+        raise InputError(f"atoms {i[k]} and {j[k]} are {distances[k]:.3g} Å apart: coincident atoms cannot be "
+                         f"evaluated (the direction between them is undefined), whatever on_close says")
+    if on_close == "ignore" or min_distance <= 0:
+        return
     if distances[k] < min_distance:
         message = (
             f"atoms {i[k]} and {j[k]} are {distances[k]:.3f} Å apart, closer than the physical "
@@ -162,4 +187,16 @@ def split_per_graph(values: torch.Tensor, num_atoms: torch.Tensor) -> list[torch
 
 def is_3d_periodic(atoms: Atoms) -> bool:
     """True when the structure is periodic in all three directions with a non-zero volume."""
-    return bool(atoms.pbc.all()) and abs(atoms.cell.volume) > 1e-9
+    return bool(atoms.pbc.all()) and has_volume(atoms)
+
+
+def has_volume(atoms: Atoms) -> bool:
+    """True when the cell spans a non-zero volume V = |det(cell)|, periodic or not (vacuum counts).
+
+    Stress σ = (1/V) ∂E/∂ε is defined exactly for these cells (a tube or slab in a vacuum box too).
+
+    >>> from ase.build import molecule, nanotube
+    >>> has_volume(molecule("CH4")), has_volume(nanotube(5, 0)), has_volume(nanotube(5, 0, vacuum=3.0))
+    (False, False, True)
+    """
+    return bool(abs(atoms.cell.volume) > VOLUME_TOL)

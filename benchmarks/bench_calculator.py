@@ -140,7 +140,7 @@ def run_ours(args: argparse.Namespace, structures: list[Atoms], images: list[Ato
         model = build_model(config)
         out["config"] = {k: v for k, v in config.to_dict().items() if k != "dtype"}
         out["parameters"] = sum(p.numel() for p in model.parameters())
-        calc = RelaxedCalculator(model, device="cpu")
+        calc = RelaxedCalculator(model, device="cpu", dtype=dtype)  # dtype=None would mean float64
         for base in structures:
             times = time_single(calc, base, args.repeats_for(len(base)), args.warmup_for(len(base)),
                                 args.seed + len(base))

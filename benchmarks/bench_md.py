@@ -194,7 +194,7 @@ def make_calculator(args: argparse.Namespace, dtype: str) -> tuple[RelaxedCalcul
                          l_max=args.l_max, dtype=dtype)
     model = build_model(config)
     parameters = sum(p.numel() for p in model.parameters())
-    return RelaxedCalculator(model, device=args.device), {k: v for k, v in config.to_dict().items()
+    return RelaxedCalculator(model, device=args.device, dtype=dtype), {k: v for k, v in config.to_dict().items()
                                                           if k != "dtype"}, parameters
 
 

@@ -44,6 +44,17 @@ def make_molecule():
     return mol
 
 
+def make_sheet():
+    """A rattled, sheared 2 × 2 graphene slab (pbc T, T, F) in a vacuum box: stress counts the vacuum."""
+    from ase.build import graphene
+
+    sheet = graphene(vacuum=4.0).repeat((2, 2, 1))
+    sheet.pbc = [True, True, False]
+    sheet.positions += np.random.default_rng(5).normal(scale=0.05, size=sheet.positions.shape)
+    sheet.cell = sheet.cell.array @ (np.eye(3) + 0.01 * np.random.default_rng(6).normal(size=(3, 3)))
+    return sheet
+
+
 SYSTEMS = {"tube": make_tube, "bulk": make_bulk, "molecule": make_molecule}
 
 
@@ -65,4 +76,4 @@ CALC_PARAMS = [
 def calc(request, models):
     """The physics suite runs on every (dtype, device); CUDA ones only with ``-m gpu``."""
     dtype, device = request.param
-    return RelaxedCalculator(models[dtype], device=device)
+    return RelaxedCalculator(models[dtype], device=device, dtype=dtype)  # dtype=None would mean float64

@@ -21,7 +21,9 @@ from ..pretrained import DEFAULT_MODEL
 
 MODEL_HELP = (f"model: a shipped name (see `ase-relaxed models`) or a .safetensors file (default: {DEFAULT_MODEL}, "
               "the GFN1-xTB carbon model; demo-carbon-random has random weights, for smoke tests only)")
-DTYPE_HELP = "override the model's dtype (float64 recommended for phonons, relaxation and NVE)"
+DTYPE_HELP = ("float64 (default, whatever the model file stores: float32 round-off ruins finite differences, "
+              "phonons and tight relaxations) or float32 (opt-in, 1.6-2.3x faster on CPU; "
+              "benchmarks/results/dtype_cost.json)")
 
 
 def add_model_options(parser: argparse.ArgumentParser, *, index: str | None = None, suppress: bool = False,

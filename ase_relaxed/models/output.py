@@ -1,27 +1,39 @@
 """Forces and stress from any energy model, by automatic differentiation.
 
     F_i = −∂E/∂r_i
-    σ   = (1/V) ∂E/∂ε |_{ε=0},   r → r (1 + ε),  cell → cell (1 + ε),  ε = εᵀ
+    σ   = (1/V) ∂E/∂ε |_{ε=0},   r → r (1 + ε),  cell → cell (1 + ε),  ε = εᵀ,  V = |det(cell)|
 
-(ASE sign convention: positive stress is tensile.)  Forces are conservative by
-construction.  Inputs are float64; they are cast to the model's dtype here and
-the results cast back to float64, so torch's global default dtype is never touched.
+(ASE sign convention: positive stress is tensile.)  σ is defined for every cell with a volume,
+periodic or not: for a tube (pbc F, F, T) or a slab (T, T, F) in a vacuum box, V counts the vacuum,
+exactly as ASE's numerical stress (``ase.calculators.fd.calculate_numerical_stress``) and tblite do;
+σ_zz of a tube is then its axial tension per box cross-section.  A graph whose cell has no volume
+(a molecule without a cell) gets NaN stress: there is nothing to divide by.  Forces are conservative
+by construction.  Inputs are float64; they are cast to the model's dtype here and the results cast
+back to float64, so torch's global default dtype is never touched.  Atoms of an element the model
+does not know raise :class:`~ase_relaxed.errors.InputError` for every model family.
 
 >>> from ase_relaxed import ModelConfig, build_model
+>>> from ase_relaxed.graph import atoms_to_graph
+>>> from ase_relaxed.structures import build_nanotube
 >>> model = build_model(ModelConfig(species=["C"], channels=4, num_layers=1))
 >>> type(model).__name__
 'ForceStressOutput'
+>>> out = model(atoms_to_graph(build_nanotube(5, 0), 4.0), compute_stress=True)
+>>> tuple(out["stress"].shape), bool(out["stress"].isfinite().all())
+((1, 3, 3), True)
 """
 
 from __future__ import annotations
 
 import torch
+from ase.data import atomic_numbers
 
 from .. import keys
+from ..graph import VOLUME_TOL, check_species
 
 
 class ForceStressOutput(torch.nn.Module):
-    """Wrap an energy model; add forces and (for 3D-periodic graphs) stress."""
+    """Wrap an energy model; add forces and (for graphs whose cell has a volume) stress."""
 
     def __init__(self, energy_model: torch.nn.Module) -> None:
         super().__init__()
@@ -35,10 +47,18 @@ class ForceStressOutput(torch.nn.Module):
     def dtype(self) -> torch.dtype:
         return next(self.parameters()).dtype
 
+    def check_species(self, numbers: torch.Tensor) -> None:
+        """Raise :class:`InputError` naming the elements of ``numbers`` that the model's species lack
+        (instead of a model indexing with the unknown-species index −1)."""
+        known = [atomic_numbers[symbol] for symbol in self.config.species]
+        if not bool(torch.isin(numbers, torch.tensor(known, dtype=numbers.dtype, device=numbers.device)).all()):
+            check_species(numbers, self.config.species)
+
     def forward(
         self, data: dict[str, torch.Tensor], compute_forces: bool = True, compute_stress: bool = False
     ) -> dict[str, torch.Tensor]:
         dtype = self.dtype
+        self.check_species(data[keys.ATOMIC_NUMBERS])
         data = {k: (v.to(dtype) if k in keys.FLOAT_KEYS else v) for k, v in data.items()}
         positions = data[keys.POSITIONS].detach().requires_grad_(compute_forces or compute_stress)
         cell = data[keys.CELL]
@@ -60,9 +80,10 @@ class ForceStressOutput(torch.nn.Module):
             if compute_forces:
                 results[keys.FORCES] = -grads[0]
             if compute_stress:
-                volume = torch.linalg.det(data[keys.CELL]).abs()
-                volume = torch.where(volume > 0, volume, torch.ones_like(volume))  # no stress without a volume
-                results[keys.STRESS] = grads[-1] / volume.view(-1, 1, 1)
+                volume = torch.linalg.det(data[keys.CELL].to(torch.float64)).abs().view(-1, 1, 1)
+                has_volume = volume > VOLUME_TOL
+                stress = grads[-1] / torch.where(has_volume, volume, torch.ones_like(volume)).to(dtype)
+                results[keys.STRESS] = torch.where(has_volume, stress, torch.full_like(stress, float("nan")))
         if not self.training:
             results = {k: v.detach() for k, v in results.items()}
         return {k: v.to(torch.float64) for k, v in results.items()}
