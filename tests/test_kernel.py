@@ -14,7 +14,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from scipy.spatial.transform import Rotation
 
 import ase_relaxed.pretrained
-from ase_relaxed import ModelFileError, RelaxedCalculator
+from ase_relaxed import InputError, ModelFileError, RelaxedCalculator
 from ase_relaxed.graph import atoms_to_graph
 from ase_relaxed.kernel import (
     KernelConfig,
@@ -213,6 +213,25 @@ def test_kernel_model_file_round_trip(fitted, tmp_path) -> None:
     assert by_path.get_potential_energy(test[1].copy()) == reference.get_potential_energy()
     with pytest.raises(ModelFileError, match="not a 'kernel-soap'"):
         load_kernel_model(ase_relaxed.pretrained.pretrained_path("demo-carbon-random"))
+
+
+def test_unknown_elements_fail_clearly_everywhere(fitted) -> None:
+    """An element outside the species is named, never looked up as species index −1 (which would silently
+    take the last species' energy shift, or fail inside torch)."""
+    model, train, _, _ = fitted
+    hydrogenated = tube(3, 3, length=1)
+    hydrogenated[0].symbol = "H"
+    message = r"element\(s\) \['H'\] not in the model, which knows only \['C'\]"
+    with pytest.raises(InputError, match="^" + message):
+        model(atoms_to_graph(hydrogenated, model.config.cutoff))  # the raw model, through ForceStressOutput
+    with pytest.raises(InputError, match="^image 1: " + message):
+        predict_with_uncertainty(model, [tube(3, 3, length=1), hydrogenated])
+    with pytest.raises(InputError, match="^" + message):
+        kernel_rows(model.energy_model, hydrogenated)
+    labelled = hydrogenated.copy()
+    labelled.calc = SinglePointCalculator(labelled, energy=-100.0, forces=np.zeros((len(labelled), 3)))
+    with pytest.raises(InputError, match="^frame 2: " + message):
+        fit_kernel_model([*train[:2], labelled], KernelConfig(), n_representative=8)
 
 
 def test_blr_fixed_and_ridge_modes() -> None:

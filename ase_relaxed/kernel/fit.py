@@ -34,7 +34,8 @@ from ase import Atoms
 from torch.autograd import forward_ad
 
 from .. import keys
-from ..graph import atoms_to_graph
+from ..errors import InputError
+from ..graph import atoms_to_graph, check_atoms
 from ..models.energy import edge_vectors
 from ..models.output import ForceStressOutput
 from .model import KernelConfig, KernelEnergyModel, build_kernel_model
@@ -124,6 +125,16 @@ def farthest_point_sampling(descriptors: torch.Tensor, count: int, seed: int = 0
     return chosen
 
 
+def check_frames(frames: Sequence[Atoms], species: Sequence[str], what: str = "frame") -> None:
+    """Raise :class:`InputError` naming the first structure the kernel model cannot describe (no atoms,
+    non-finite positions, or an element outside ``species``: the model's species index would be −1)."""
+    for index, atoms in enumerate(frames):
+        try:
+            check_atoms(atoms, species)
+        except InputError as error:
+            raise InputError(f"{what} {index}: {error}") from None
+
+
 def _graph(atoms: Atoms, cutoff: float, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     graph = atoms_to_graph(atoms, cutoff)
     return {k: (v.to(dtype) if k in keys.FLOAT_KEYS else v) for k, v in graph.items()}
@@ -141,6 +152,7 @@ def kernel_rows(
         ∂φ_w/∂r_ij = Σ_{nlm} ∂φ_w/∂c_{a(j)nlm}(i) ∂(g_n f_c Y_lm)(r_ij)/∂r_ij  (3 forward-mode passes),
     then r_ij = r_j − r_i + S·cell moves the edge gradient onto atoms j (+) and i (−).
     """
+    check_atoms(atoms, energy_model.config.species)
     dtype = energy_model.weights.dtype
     graph = _graph(atoms, energy_model.config.cutoff, dtype)
     if method == "autograd" or not forces:
@@ -227,6 +239,7 @@ def fit_kernel_model(
     if n_representative is not None:
         config.n_representative = int(n_representative)
     frames = list(frames)
+    check_frames(frames, config.species)
     energies = np.array([a.get_potential_energy() for a in frames], float)
     composition = _composition(frames, config.species)
     shift, *_ = np.linalg.lstsq(composition, energies, rcond=None)
@@ -309,6 +322,7 @@ def predict_with_uncertainty(
     """
     energy_model = model.energy_model if isinstance(model, ForceStressOutput) else model
     images = [images] if isinstance(images, Atoms) else list(images)
+    check_frames(images, energy_model.config.species, "image")
     dtype = energy_model.weights.dtype
     covariance = energy_model.posterior_covariance.to(dtype)
     noise_variance = 1.0 / float(energy_model.noise_precision)
