@@ -142,8 +142,21 @@ def test_md_cli_errors_are_one_line(files, tmp_path, capsys, monkeypatch):
     assert "npt needs a 3D-periodic cell" in capsys.readouterr().err
     assert main(["md", "--resume", "--checkpoint", "missing.npz"]) == 2
     assert "no checkpoint at 'missing.npz'" in capsys.readouterr().err
-    assert main(["relax", files["tube"], "--model", files["model"], "--device", "cpu", "--cell"]) == 2
-    assert "--cell needs a 3D-periodic structure" in capsys.readouterr().err
+    assert main(["relax", "molecule:CH4", "--model", files["model"], "--device", "cpu", "--cell"]) == 2
+    assert "--cell needs a periodic axis to relax" in capsys.readouterr().err
+
+
+def test_relax_cli_tube_cell(files, tmp_path, capsys, monkeypatch):
+    """--cell on a tube relaxes its period (the only periodic axis); the vacuum box stays."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["relax", files["tube"], "--model", files["model"], "--device", "cpu", "--cell", "--quiet", "--out",
+            "tube.extxyz"]
+    assert main(argv) == 0
+    assert "cell on" in capsys.readouterr().out
+    start, relaxed = read(files["tube"]), read("tube.extxyz")
+    assert abs(relaxed.cell[2, 2] / start.cell[2, 2] - 1) > 0.01
+    np.testing.assert_array_equal(relaxed.cell.array[:2], start.cell.array[:2])
+    assert abs(relaxed.get_stress()[2]) * relaxed.get_volume() / len(relaxed) < 0.01
 
 
 def test_relax_cli_cell(files, tmp_path, capsys, monkeypatch):

@@ -6,6 +6,10 @@ exposes the cell as 3 × 3 extra "atoms" whose generalised forces are the virial
 ``−V (σ − σ_ext)`` expressed in log-strain coordinates; convergence then also requires
 ``V |σ_ij| / N`` below ``fmax`` (ASE's convention), i.e. a stress-free cell.
 
+Only the periodic axes relax: the filter's mask keeps the strain components ε_ij with both
+``pbc[i]`` and ``pbc[j]`` (:func:`cell_mask`), so a tube (pbc F, F, T) relaxes its period
+(ε_zz), a slab (T, T, F) its in-plane cell (ε_xx, ε_yy, ε_xy), and the vacuum box stays as it is.
+
 >>> from ase.build import bulk
 >>> from ase.calculators.emt import EMT
 >>> atoms = bulk("Cu", a=3.7)  # EMT's lattice constant is ≈ 3.59 Å
@@ -24,6 +28,7 @@ from ase.calculators.calculator import Calculator
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from ..errors import InputError
+from ..graph import has_volume
 
 OPTIMIZERS = ("fire", "bfgs")
 
@@ -47,6 +52,18 @@ def max_force(forces: np.ndarray) -> float:
     return float(np.linalg.norm(forces, axis=1).max(initial=0.0))
 
 
+def cell_mask(pbc) -> np.ndarray:
+    """The 3 × 3 mask of the strain components a cell relaxation may change: ``pbc[i] and pbc[j]``.
+
+    >>> cell_mask([False, False, True]).astype(int).tolist()
+    [[0, 0, 0], [0, 0, 0], [0, 0, 1]]
+    >>> cell_mask([True, True, False]).astype(int).tolist()
+    [[1, 1, 0], [1, 1, 0], [0, 0, 0]]
+    """
+    pbc = np.asarray(pbc, dtype=bool)
+    return np.outer(pbc, pbc)
+
+
 def relax(
     atoms: Atoms,
     calc: Calculator,
@@ -58,7 +75,11 @@ def relax(
     trajectory: str | None = None,
     logfile: str | None = None,
 ) -> RelaxResult:
-    """Relax a copy of ``atoms`` with ``calc``; ``cell=True`` relaxes the (3D-periodic) cell too."""
+    """Relax a copy of ``atoms`` with ``calc``; ``cell=True`` relaxes the periodic axes of the cell too.
+
+    ``cell=True`` needs at least one periodic axis and a cell with a volume (a tube or slab in a
+    vacuum box): σ = (1/V) ∂E/∂ε counts the vacuum, as ASE's numerical stress does.
+    """
     from ase.filters import FrechetCellFilter
     from ase.optimize import BFGS, FIRE
 
@@ -68,9 +89,16 @@ def relax(
         raise InputError("--fmax must be positive and --steps >= 0")
     atoms = atoms.copy()
     atoms.calc = calc
-    if cell and (not atoms.pbc.all() or atoms.cell.volume <= 1e-9):
-        raise InputError(f"--cell needs a 3D-periodic structure, but pbc={atoms.pbc.tolist()}")
-    target = FrechetCellFilter(atoms) if cell else atoms
+    if cell and not atoms.pbc.any():
+        raise InputError(f"--cell needs a periodic axis to relax, but pbc={atoms.pbc.tolist()}")
+    if cell and not has_volume(atoms):
+        raise InputError(f"--cell needs a cell with a volume (stress is (1/V) ∂E/∂ε), but the cell "
+                         f"{np.round(atoms.cell.lengths(), 4).tolist()} Å has none: put the structure in a "
+                         f"vacuum box (atoms.center(vacuum=...))")
+    if cell:
+        target = FrechetCellFilter(atoms) if atoms.pbc.all() else FrechetCellFilter(atoms, mask=cell_mask(atoms.pbc))
+    else:
+        target = atoms
     energy_initial = float(atoms.get_potential_energy())
     fmax_initial = max_force(target.get_forces())
     cls = {"fire": FIRE, "bfgs": BFGS}[optimizer]
