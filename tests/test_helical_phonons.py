@@ -9,8 +9,10 @@ Commensurate wave vectors q = j/L are exact for phonopy, so both must agree ther
 import numpy as np
 import pytest
 from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
 
 from ase_relaxed.errors import InputError
+from ase_relaxed.md import relax
 from ase_relaxed.phonons import TO_CM, acoustic_sum_rule_violation, helical_phonons, relax_line_group, segment_cells
 from ase_relaxed.symmetry import line_group
 
@@ -35,14 +37,14 @@ def calc():
 _CACHE = {}
 
 
-def relaxed(n, m, calc):
-    """(relaxed line group, segment cells, helical phonons), computed once per tube."""
-    if (n, m) not in _CACHE:
+def relaxed(n, m, calc, relax_period=True):
+    """(relaxed line group, segment cells, helical phonons), computed once per tube (and period option)."""
+    if (n, m, relax_period) not in _CACHE:
         lg = line_group(n, m)
         cells = segment_cells(lg, RANGE)
-        lg, _ = relax_line_group(lg, calc, n_cells=cells, fmax=1e-6)
-        _CACHE[n, m] = lg, cells, helical_phonons(n, m, calc, line_group=lg, relax=False, n_cells=cells)
-    return _CACHE[n, m]
+        lg, _ = relax_line_group(lg, calc, n_cells=cells, fmax=1e-6, relax_period=relax_period)
+        _CACHE[n, m, relax_period] = lg, cells, helical_phonons(n, m, calc, line_group=lg, relax=False, n_cells=cells)
+    return _CACHE[n, m, relax_period]
 
 
 def phonopy_route(lg, calc, length):
@@ -92,12 +94,56 @@ def test_chiral_against_longer_phonopy_supercell(calc):
 
 
 def test_relaxed_tube_is_stationary(calc):
-    lg, cells, _ = relaxed(6, 3, calc)
+    """relax_period=False moves only the 2-atom domain: period and screw stay those of rolled graphene."""
+    ideal = line_group(6, 3)
+    cells = segment_cells(ideal, RANGE)
+    lg, _ = relax_line_group(ideal, calc, n_cells=cells, fmax=1e-6, relax_period=False)
     tube = lg.to_atoms(cells, vacuum=6.0)
     tube.calc = calc
     assert np.abs(tube.get_forces()).max() < 1e-5
-    ideal = line_group(6, 3)
     assert lg.screw_angle == ideal.screw_angle and lg.period == ideal.period and lg.radius != ideal.radius
+
+
+@pytest.mark.parametrize("n, m", [(5, 5), (10, 0)])
+def test_relaxed_period_matches_supercell_cell_relaxation(n, m, calc):
+    """The 7-coordinate relaxation (domain + axial log-strain) lands where an ordinary relaxation of every atom
+    of the segment and its period (FrechetCellFilter masked to zz) does: same period and radius."""
+    lg, cells, _ = relaxed(n, m, calc)
+    ideal = line_group(n, m)
+    tube = lg.to_atoms(cells, vacuum=6.0)
+    tube.calc = calc
+    assert np.abs(tube.get_forces()).max() < 1e-5
+    assert abs(tube.get_stress()[2]) * tube.get_volume() / len(tube) < 1e-5  # stress-free along the axis
+    assert lg.screw_angle == ideal.screw_angle and abs(lg.period / ideal.period - 1) > 0.01
+    supercell = relax(ideal.to_atoms(cells, vacuum=6.0), calc, cell=True, optimizer="bfgs", fmax=1e-5, steps=500)
+    assert supercell.converged
+    period = supercell.atoms.cell[2, 2] / cells
+    axis = supercell.atoms.positions[:, :2].mean(axis=0)
+    radius = np.linalg.norm(supercell.atoms.positions[:, :2] - axis, axis=1).mean()
+    print(f"\n({n},{m}) period: line group {lg.period:.6f} Å, supercell {period:.6f} Å (ideal {ideal.period:.6f})")
+    assert abs(period - lg.period) < 1e-4 and abs(radius - lg.radius) < 1e-4
+
+
+class _WithoutStress(Calculator):
+    """Brenner's energy and forces only: the period relaxation must fall back on energy differences."""
+
+    implemented_properties = ["energy", "forces"]
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        copy = self.atoms.copy()
+        copy.calc = self.inner
+        self.results = {"energy": copy.get_potential_energy(), "forces": copy.get_forces()}
+
+
+def test_period_relaxation_without_calculator_stress(calc):
+    lg, cells, _ = relaxed(5, 5, calc)
+    fallback, _ = relax_line_group(line_group(5, 5), _WithoutStress(calc), n_cells=cells, fmax=1e-6)
+    assert abs(fallback.period - lg.period) < 1e-5 and abs(fallback.radius - lg.radius) < 1e-5
 
 
 @pytest.mark.parametrize("n, m", [(10, 0), (5, 5), (6, 3)])
@@ -125,7 +171,8 @@ def test_dynamical_matrix_and_unfolding(calc):
 
 
 def test_dos_normalisation_and_van_hove(calc, tmp_path):
-    _, _, helical = relaxed(5, 5, calc)
+    _, _, helical = relaxed(5, 5, calc, relax_period=False)  # the grid below ends at 1300 cm⁻¹: the spectrum
+    # of the tube at the rolled-graphene period; the stress-free period (this Brenner's shorter bonds) reaches higher
     grid, dos = helical.dos(np.arange(-10.0, 1300.0, 0.5), sigma=1.0, n_eta=2000)
     assert np.isclose(np.trapezoid(dos, grid), 3 * 20, rtol=1e-3)
     # 1D van Hove singularity at the band edge ω_c (top of the spectrum, at η = 0, μ = 0): DOS ~ 1/√(ω_c − ω),

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms, units
-from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 from numpy.typing import ArrayLike
 
 from ..errors import InputError
@@ -61,19 +61,55 @@ def _segment(lg: LineGroup, n_cells: int, symbol: str, vacuum: float = 8.0) -> A
     return Atoms(symbol * len(pos), positions=pos, cell=[side, side, n_cells * lg.period], pbc=[False, False, True])
 
 
+#: generalised-force factor of the axial coordinate u = f ln(T/T₀): f = 2 atoms per domain, so that its force
+#: V σ_zz / N is ase.filters.FrechetCellFilter's per-atom virial and one fmax (eV/Å, or eV) bounds both
+AXIAL_FACTOR = 2.0
+
+
+def _axial_derivative(segment: Atoms, step: float = 1e-5) -> float:
+    """∂E/∂ε_zz = V σ_zz of the segment (eV), the derivative under an affine axial stretch of atoms and cell;
+    by central differences of the energy (ase.calculators.fd's strain) for a calculator without stress."""
+    try:
+        return float(segment.get_stress(voigt=False)[2, 2] * segment.get_volume())
+    except PropertyNotImplementedError:
+        energies = []
+        for sign in (1, -1):
+            stretched = segment.copy()
+            stretched.calc = segment.calc
+            stretched.set_cell(segment.cell.array * [[1.0], [1.0], [1.0 + sign * step]], scale_atoms=True)
+            energies.append(stretched.get_potential_energy())
+        return (energies[0] - energies[1]) / (2 * step)
+
+
 class _DomainCalculator(Calculator):
-    """Energy per domain and symmetrised domain forces, F_a = mean_g R_gᵀ F_{a,g}, of the tube generated
-    from the 2-atom ``atoms`` (used to relax with any ASE optimizer)."""
+    """Energy per domain E_d = E/n_domains of the tube generated from the domain, and its generalised forces
+    (used to relax with any ASE optimizer).
+
+    Rows 0, 1 of the "atoms" are the domain atoms d_a in the frame of the starting period T₀; with
+    ``relax_period`` a row (0, 0, u) follows, u = f ln(T/T₀) (f = :data:`AXIAL_FACTOR`). The tube is
+    ``lg.with_domain(d).with_period(λ T₀)``, λ = e^{u/f}: real domain x_a = diag(1, 1, λ) d_a. Then
+
+        F_a = −∂E_d/∂d_a = diag(1, 1, λ) mean_g R_gᵀ F_{a,g}     (symmetrised domain forces)
+        F_u = −∂E_d/∂u   = −V σ_zz / (f n_domains) = −V σ_zz / N,
+
+    since ∂/∂ln λ at fixed d stretches every atom and the cell affinely: ∂E/∂ln λ = ∂E/∂ε_zz = V σ_zz.
+    """
 
     implemented_properties = ["energy", "forces"]
 
-    def __init__(self, lg: LineGroup, calc: Calculator, n_cells: int, symbol: str):
+    def __init__(self, lg: LineGroup, calc: Calculator, n_cells: int, symbol: str, relax_period: bool = False):
         super().__init__()
         self.lg, self.inner, self.n_cells, self.symbol, self.count = lg, calc, n_cells, symbol, 0
+        self.relax_period = relax_period
+
+    def line_group(self, rows: np.ndarray) -> LineGroup:
+        """The group and domain that the optimizer's rows describe."""
+        lg = self.lg.with_domain(rows[:2])
+        return lg.with_period(self.lg.period * np.exp(rows[2, 2] / AXIAL_FACTOR)) if self.relax_period else lg
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        lg = self.lg.with_domain(self.atoms.positions)
+        lg = self.line_group(self.atoms.positions)
         segment = _segment(lg, self.n_cells, self.symbol)
         segment.calc = self.inner
         forces, energy = segment.get_forces(), segment.get_potential_energy()
@@ -81,23 +117,44 @@ class _DomainCalculator(Calculator):
         labels = lg.labels(self.n_cells)
         back = np.einsum("kji,kj->ki", rotation_z(lg.rotation_angle(labels[:, 1], labels[:, 2])), forces)
         images = len(labels) // 2
-        self.results = {"energy": energy / images,
-                        "forces": np.array([back[labels[:, 0] == a].mean(axis=0) for a in range(2)])}
+        domain_forces = np.array([back[labels[:, 0] == a].mean(axis=0) for a in range(2)])
+        if self.relax_period:
+            stretch = lg.period / self.lg.period
+            axial = -_axial_derivative(segment) / (AXIAL_FACTOR * images)
+            domain_forces = np.vstack([domain_forces * [1.0, 1.0, stretch], [0.0, 0.0, axial]])
+        self.results = {"energy": energy / images, "forces": domain_forces}
 
 
 def relax_line_group(lg: LineGroup, calc: Calculator, n_cells: int | None = None, fmax: float = 1e-5,
-                     steps: int = 500, symbol: str = "C") -> tuple[LineGroup, int]:
-    """Symmetry-adapted relaxation: move only the 2 domain atoms (6 coordinates, fixed period and screw)
-    with ASE's BFGS until the symmetrised forces are below ``fmax`` (eV/Å); returns the relaxed group and
-    the number of calculator calls. Every atom of the tube then feels a force below ``fmax``."""
+                     steps: int = 500, symbol: str = "C", relax_period: bool = True) -> tuple[LineGroup, int]:
+    """Symmetry-adapted relaxation of the 2 domain atoms (6 coordinates) and, with ``relax_period``, of the
+    axial period T (the screw translation τ = T/q with it; ψ and N are topological), with ASE's BFGS.
+
+    The period coordinate is the log-strain u = 2 ln(T/T₀), whose force is the per-atom axial virial
+    −V σ_zz / N (as in ase.filters.FrechetCellFilter; σ_zz from the calculator's stress, or by central
+    differences of the energy where it has none). Stops when the symmetrised forces are below ``fmax``
+    (eV/Å) and V |σ_zz| / N < ``fmax`` (eV): every atom of the tube then feels a force below ``fmax`` and
+    the tube no axial stress. Returns the relaxed group and the number of calculator calls.
+
+    >>> from matscipy.calculators.manybody import Manybody
+    >>> from matscipy.calculators.manybody.explicit_forms.tersoff_brenner import (
+    ...     TersoffBrenner, Brenner_PRB_42_9458_C_I)
+    >>> from ase_relaxed.symmetry import line_group
+    >>> ideal = line_group(5, 5)
+    >>> relaxed, calls = relax_line_group(ideal, Manybody(**TersoffBrenner(Brenner_PRB_42_9458_C_I)), n_cells=4)
+    >>> round(ideal.period, 4), round(relaxed.period, 4)   # this Brenner carbon prefers bonds shorter than 1.42 Å
+    (2.4595, 2.3967)
+    """
     from ase.optimize import BFGS
 
     n_cells = n_cells or segment_cells(lg, DEFAULT_RANGE / 2)
-    domain = Atoms(symbol * 2, positions=lg.domain)
-    domain.calc = helper = _DomainCalculator(lg, calc, n_cells, symbol)
+    rows = lg.domain if not relax_period else np.vstack([lg.domain, [0.0, 0.0, 0.0]])
+    domain = Atoms([symbol, symbol] + (["X"] if relax_period else []), positions=rows)
+    domain.calc = helper = _DomainCalculator(lg, calc, n_cells, symbol, relax_period)
     if not BFGS(domain, logfile=None).run(fmax=fmax, steps=steps):
-        raise RuntimeError(f"domain relaxation did not reach fmax={fmax} eV/Å in {steps} steps")
-    return lg.with_domain(domain.positions), helper.count
+        what = "domain and period" if relax_period else "domain"
+        raise RuntimeError(f"{what} relaxation did not reach fmax={fmax} eV/Å in {steps} steps")
+    return helper.line_group(domain.positions), helper.count
 
 
 def _force_constants(lg: LineGroup, calc: Calculator, n_cells: int, h: float, symbol: str):
@@ -211,15 +268,17 @@ class HelicalPhonons:
 def helical_phonons(n: int, m: int, calc: Calculator, bond_length: float | None = None, *,
                     line_group: LineGroup | None = None, interaction_range: float | None = None,
                     n_cells: int | None = None, displacement: float = 0.01, relax: bool = True,
-                    fmax: float = 1e-5, acoustic_sum_rule: bool = True, symbol: str = "C") -> HelicalPhonons:
+                    fmax: float = 1e-5, acoustic_sum_rule: bool = True, symbol: str = "C",
+                    relax_period: bool = True) -> HelicalPhonons:
     """Phonons of tube (n, m) with calculator ``calc`` from 12 force calls on a periodic segment.
 
     ``bond_length``: bond of the starting rolled-graphene geometry (default 1.42 Å); ``line_group``: use this
     group and domain instead (e.g. one relaxed with :func:`relax_line_group`). The segment has ``n_cells``
     translational cells, by default enough for length ≥ 2 × ``interaction_range`` + 1 Å, where the range
     (the distance beyond which force constants vanish) is the argument, else ``calc.interaction_range``,
-    else 10 Å. ``relax``: first relax the domain with the same segment (:func:`relax_line_group`), since
-    phonons need a stationary point. ``displacement``: central-difference step (Å).
+    else 10 Å. ``relax``: first relax the domain and (``relax_period``) the axial period with the same segment
+    (:func:`relax_line_group`), since phonons need a stationary, stress-free tube. ``displacement``:
+    central-difference step (Å).
     ``acoustic_sum_rule``: impose translational and twist invariance (:func:`apply_acoustic_sum_rule`).
     """
     bond = 1.42 if bond_length is None else bond_length
@@ -236,7 +295,7 @@ def helical_phonons(n: int, m: int, calc: Calculator, bond_length: float | None 
         raise InputError(f"n_cells must be a positive integer, got {n_cells!r}")
     n_relax = 0
     if relax:
-        lg, n_relax = relax_line_group(lg, calc, n_cells=n_cells, fmax=fmax, symbol=symbol)
+        lg, n_relax = relax_line_group(lg, calc, n_cells=n_cells, fmax=fmax, symbol=symbol, relax_period=relax_period)
     fc, count = _force_constants(lg, calc, int(n_cells), displacement, symbol)
     fc = apply_acoustic_sum_rule(fc) if acoustic_sum_rule else symmetrize(fc)
     return HelicalPhonons(fc, count, int(n_cells), n_relax)

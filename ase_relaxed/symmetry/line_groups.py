@@ -136,6 +136,25 @@ class LineGroup:
             raise InputError(f"a fundamental domain holds 2 atoms (shape (2, 3)), got shape {domain.shape}")
         return replace(self, domain=domain)
 
+    def with_period(self, period: float) -> LineGroup:
+        """The tube stretched affinely along its axis to translational period ``period`` (Å).
+
+        The period is the only continuous length of the group besides the domain: T = q τ with q =
+        :attr:`screws_per_period` fixed by the chirality, and the screw angle ψ and cyclic order N are
+        topological. A stretch z → λ z (λ = T'/T) scales τ and the domain's z coordinates alike, so every
+        atom x_{a,ν,s} = R_{ν,s} x_a + s τ ẑ moves as under an axial strain ε_zz = λ − 1.
+
+        >>> lg = line_group(10, 0)
+        >>> stretched = lg.with_period(1.01 * lg.period)
+        >>> bool(np.allclose(stretched.positions(), lg.positions() * [1, 1, 1.01]))
+        True
+        """
+        if not (np.isfinite(period) and period > 0):
+            raise InputError(f"the period must be a positive length, got {period!r}")
+        stretch = float(period) / self.period
+        domain = self.domain * [1.0, 1.0, stretch]
+        return replace(self, period=float(period), screw_translation=self.screw_translation * stretch, domain=domain)
+
     def labels(self, n_cells: int = 1) -> np.ndarray:
         """(2 N_c n_cells, 3) integer labels (a, ν, s) of the atoms of ``n_cells`` translational cells."""
         if int(n_cells) != n_cells or n_cells < 1:
