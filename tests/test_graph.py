@@ -1,6 +1,7 @@
 """Neighbour lists and batching against ASE's reference implementation."""
 
 import importlib.util
+
 import numpy as np
 import pytest
 import torch
