@@ -26,7 +26,7 @@ from phonopy.physical_units import get_physical_units  # noqa: E402
 from phonopy.structure.atoms import PhonopyAtoms  # noqa: E402
 
 RANGE = 4.0  # Brenner: per-atom energy within the 2 Å cutoff -> force constants vanish beyond 2 × 2 Å
-TOL = 0.5  # cm^-1
+TOL = 0.25  # cm^-1; measured: at most 0.19 at Γ and 0.10 at other k (docs/phonons.md)
 
 
 @pytest.fixture(scope="module")
