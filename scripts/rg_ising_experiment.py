@@ -4,7 +4,8 @@ Resumable: samples (``samples.npz``) and the stack after each trained layer (``s
 records how many layers are trained) live in ``--results``; a rerun continues from what is there.  Writes a
 JSON summary (``--json``) and receptive-field figures (``--figures``).
 
-    python scripts/rg_ising_experiment.py --L 20 --sizes 400,100,25          # the committed 20x20 run
+    python scripts/rg_ising_experiment.py --L 20 --sizes 400,100,25 --epochs 100 \\
+        --results benchmarks/results/rg_ising.runs/L20_e100  # the committed 20x20 run
     python scripts/rg_ising_experiment.py --L 40 --sizes 1600,400,100,25 \\
         --results benchmarks/results/rg_ising.runs/L40 --json benchmarks/results/rg_ising_L40.json  # the paper's sizes
 """
