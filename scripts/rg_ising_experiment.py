@@ -7,7 +7,7 @@ JSON summary (``--json``) and receptive-field figures (``--figures``).
     python scripts/rg_ising_experiment.py --L 20 --sizes 400,100,25 --epochs 100 \\
         --results benchmarks/results/rg_ising.runs/L20_e100  # the committed 20x20 run
     python scripts/rg_ising_experiment.py --L 40 --sizes 1600,400,100,25 \\
-        --results benchmarks/results/rg_ising.runs/L40 --json benchmarks/results/rg_ising_L40.json  # the paper's sizes
+        --results benchmarks/results/rg_ising.runs/L40 --json benchmarks/results/rg_ising_L40.json --dpi 50
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--results", default="benchmarks/results/rg_ising.runs/L20")
     p.add_argument("--json", default="benchmarks/results/rg_ising.json")
     p.add_argument("--figures", default="docs/figures")
+    p.add_argument("--dpi", type=int, default=80)
     return p.parse_args()
 
 
@@ -92,7 +93,7 @@ def train(args, folder: Path, data: np.ndarray, sizes: list[int], timing: dict) 
     return stack
 
 
-def figures(stack: RBMStack, L: int, folder: Path) -> list[str]:
+def figures(stack: RBMStack, L: int, folder: Path, dpi: int = 80) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -115,7 +116,7 @@ def figures(stack: RBMStack, L: int, folder: Path) -> list[str]:
         fig.suptitle(f"receptive fields, layer {layer} ({stack.sizes[layer]} units, first {n})")
         fig.tight_layout()
         name = folder / f"rg-ising-L{L}-layer{layer}.png"
-        fig.savefig(name, dpi=80)
+        fig.savefig(name, dpi=dpi)
         plt.close(fig)
         names.append(str(name))
     return names
@@ -156,7 +157,7 @@ def main() -> None:
             f"radius {summary['radius']:.2f} vs {summary['radius_shuffled']:.2f}; "
             f"recon |m| {recon['abs_m']['mean']:.4f} E {recon['energy']['mean']:.4f} "
             f"(MC {mc['abs_m']['mean']:.4f}, {mc['energy']['mean']:.4f})")
-    figs = figures(stack, args.L, Path(args.figures))
+    figs = figures(stack, args.L, Path(args.figures), args.dpi)
     result = {
         "experiment": "deep variational RG with stacked ±1 RBMs on 2D Ising (Mehta & Schwab, arXiv:1410.3831)",
         "L": args.L, "coupling": args.coupling, "n_samples": int(len(spins)), "thin": args.thin,
