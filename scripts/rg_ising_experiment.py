@@ -22,8 +22,9 @@ import numpy as np
 import torch
 
 from ase_relaxed import __version__
-from ase_relaxed.rg import abs_magnetisation, energy_per_spin, mean_and_error, sample_ising
+from ase_relaxed.rg import abs_magnetisation, blocking_error, energy_per_spin, mean_and_error, sample_ising
 from ase_relaxed.rg.analysis import summarize_fields
+from ase_relaxed.rg.blocks import correlation_length, majority_rule
 from ase_relaxed.rg.stack import RBMStack
 
 
@@ -144,6 +145,12 @@ def main() -> None:
     for name, fn in (("abs_m", abs_magnetisation), ("energy", energy_per_spin)):
         mean, sigma, tau = mean_and_error(fn(spins))
         mc[name] = {"mean": mean, "sigma": sigma, "tau_int_samples": tau}
+    xi, xi_err = blocking_error(spins, correlation_length)
+    mc["xi_2nd"] = {"value": xi, "sigma": xi_err}
+    for b in (2, 4):
+        if args.L % b == 0:
+            xb, xb_err = blocking_error(majority_rule(spins, b, seed=args.seed), correlation_length)
+            mc[f"majority_b{b}_xi_2nd_times_b"] = {"value": b * xb, "sigma": b * xb_err}
     layers = []
     for layer in range(1, stack.n_layers + 1):
         summary = summarize_fields(stack.receptive_fields(layer).cpu().double().numpy(), args.L, radius,
@@ -152,11 +159,13 @@ def main() -> None:
             rec = stack.reconstruct(data, layer, seed=args.seed).cpu().numpy().reshape(spins.shape)
         recon = {name: {"mean": float(fn(rec).mean()), "std_of_mean": float(fn(rec).std() / np.sqrt(len(rec)))}
                  for name, fn in (("abs_m", abs_magnetisation), ("energy", energy_per_spin))}
+        rxi, rxi_err = blocking_error(rec, correlation_length)
+        recon["xi_2nd"] = {"value": rxi, "sigma": rxi_err}
         layers.append({"layer": layer, "units": sizes[layer], **summary, "reconstruction": recon})
         log(f"layer {layer}: locality {summary['locality']:.3f} vs shuffled {summary['locality_shuffled']:.3f}, "
             f"radius {summary['radius']:.2f} vs {summary['radius_shuffled']:.2f}; "
             f"recon |m| {recon['abs_m']['mean']:.4f} E {recon['energy']['mean']:.4f} "
-            f"(MC {mc['abs_m']['mean']:.4f}, {mc['energy']['mean']:.4f})")
+            f"xi {rxi:.2f} (MC {mc['abs_m']['mean']:.4f}, {mc['energy']['mean']:.4f}, xi {xi:.2f})")
     figs = figures(stack, args.L, Path(args.figures), args.dpi)
     result = {
         "experiment": "deep variational RG with stacked ±1 RBMs on 2D Ising (Mehta & Schwab, arXiv:1410.3831)",

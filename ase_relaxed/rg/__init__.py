@@ -3,7 +3,8 @@
 ``ising``: Wolff + checkerboard Metropolis sampler and observables; ``autocorr``: integrated
 autocorrelation time (Madras-Sokal windowing); ``exact``: enumeration of tiny lattices and exact 1D
 decimation; ``rbm``: ±1 restricted Boltzmann machine with CD-k / PCD and L1; ``stack``: layer-by-layer
-stack and safetensors files; ``analysis``: receptive fields, locality scores, reconstructions.
+stack and safetensors files; ``analysis``: receptive fields, locality scores; ``blocks``: majority-rule
+block spins and the second-moment correlation length.
 """
 
 from .autocorr import autocorrelation, blocking_error, integrated_autocorrelation_time, mean_and_error
