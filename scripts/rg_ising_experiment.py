@@ -148,7 +148,7 @@ def main() -> None:
     xi, xi_err = blocking_error(spins, correlation_length)
     mc["xi_2nd"] = {"value": xi, "sigma": xi_err}
     for b in (2, 4):
-        if args.L % b == 0:
+        if args.L % b == 0 and args.L // b >= 2:
             xb, xb_err = blocking_error(majority_rule(spins, b, seed=args.seed), correlation_length)
             mc[f"majority_b{b}_xi_2nd_times_b"] = {"value": b * xb, "sigma": b * xb_err}
     layers = []
