@@ -56,23 +56,29 @@ def save_model(model: torch.nn.Module, path: str | os.PathLike, training: dict |
     save_file(tensors, str(path), metadata=header)
 
 
-def read_model_file(path: str | os.PathLike) -> tuple[Any, dict, dict[str, torch.Tensor]]:
-    """Return ``(config, metadata, state_dict)`` of a model file, validating it."""
+def read_safetensors(path: str | os.PathLike, what: str) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """``(header metadata, tensors)`` of a safetensors file; a missing or unreadable ``what`` is ModelFileError.
+
+    Only raw tensor bytes and a JSON header are read: nothing in the file is ever executed or unpickled.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file, safe_open
 
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"model file {str(path)!r} does not exist")
+    if not Path(path).is_file():
+        raise ModelFileError(f"{what} {str(path)!r} does not exist")
     try:
         with safe_open(str(path), framework="pt") as handle:
             header = handle.metadata() or {}
-        tensors = load_file(str(path))
+        return header, load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise ModelFileError(
-            f"{str(path)!r} is not a readable ase_relaxed model file (corrupt, truncated, or another "
-            f"format such as a pickle, which is never loaded): {error}"
-        ) from None
+        raise ModelFileError(f"{str(path)!r} is not a readable {what} (corrupt, truncated, or another format "
+                             f"such as a pickle, which is never loaded): {error}") from None
+
+
+def read_model_file(path: str | os.PathLike) -> tuple[Any, dict, dict[str, torch.Tensor]]:
+    """Return ``(config, metadata, state_dict)`` of a model file, validating it."""
+    path = Path(path)
+    header, tensors = read_safetensors(path, "ase_relaxed model file")
     bad = [name for name, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
     if bad:
         raise ModelFileError(f"{str(path)!r} holds NaN or infinite weights in {len(bad)} tensor(s) "

@@ -151,19 +151,11 @@ class RBMStack(torch.nn.Module):
         >>> RBMStack.load("/nonexistent.safetensors")
         Traceback (most recent call last):
         ...
-        ase_relaxed.errors.ModelFileError: '/nonexistent.safetensors' does not exist
+        ase_relaxed.errors.ModelFileError: RBM-stack file '/nonexistent.safetensors' does not exist
         """
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file, safe_open
+        from ..models.io import read_safetensors
 
-        if not Path(path).is_file():
-            raise ModelFileError(f"{str(path)!r} does not exist")
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                header = handle.metadata() or {}
-            tensors = load_file(str(path))
-        except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-            raise ModelFileError(f"{str(path)!r} is not a readable RBM-stack safetensors file: {error}") from None
+        header, tensors = read_safetensors(path, "RBM-stack file")
         if header.get("format") != FORMAT:
             raise ModelFileError(f"{str(path)!r} is not an {FORMAT} file (format {header.get('format')!r})")
         info = json.loads(header["ase_relaxed.rg"])
