@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -28,7 +29,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 
 from . import keys
 from ._version import __version__
-from .errors import DeviceError, InputError
+from .errors import DeviceError, InputError, NonConservativeForcesWarning
 from .graph import atoms_to_graph, batch_graphs, check_atoms, check_distances, has_volume, neighbor_list
 from .models import ForceStressOutput, load_model
 from .models.energy import EnergyModel
@@ -94,6 +95,19 @@ def _finite_number(name: str, value: float) -> float:
     return value
 
 
+def warn_if_not_conservative(calc, purpose: str, consequence: str) -> bool:
+    """Warn once (per calculator and purpose) when ``calc`` has direct, non-conservative forces.
+
+    For MD and phonon drivers that accept any ASE calculator: calculators that do not say
+    (no ``warn_if_not_conservative`` method) are taken to be conservative.
+
+    >>> warn_if_not_conservative(object(), "NVE", "energy drifts")
+    False
+    """
+    method = getattr(calc, "warn_if_not_conservative", None)
+    return bool(method(purpose, consequence)) if callable(method) else False
+
+
 class RelaxedCalculator(Calculator):
     """Energy, per-atom energies, forces and stress from an ase_relaxed model.
 
@@ -145,6 +159,9 @@ class RelaxedCalculator(Calculator):
             module = copy.deepcopy(module).to(self.device)  # never move the caller's module
         self.model = module.eval()
         self.dtype = self.model.dtype
+        #: False for direct-force models: forces from an output head, not −∂E/∂r
+        self.conservative = bool(getattr(self.model, "conservative", True))
+        self._warned_not_conservative: set[str] = set()
         self.species = list(self.model.config.species)
         self.cutoff = float(self.model.config.cutoff)
         self.neighbor_backend = neighbor_list
@@ -162,7 +179,7 @@ class RelaxedCalculator(Calculator):
 
         ``model``: the shipped name or file path given, or "in-memory module"; ``model_sha256``: SHA-256 of
         the model file when the calculator loaded one (None for a module); ``dtype``, ``device``,
-        ``version`` (of ase_relaxed) and the neighbour-list settings.
+        ``version`` (of ase_relaxed), ``forces`` ("conservative" or "direct") and the neighbour-list settings.
 
         >>> RelaxedCalculator("demo-carbon-random", device="cpu").todict()["model"]
         'demo-carbon-random'
@@ -170,6 +187,7 @@ class RelaxedCalculator(Calculator):
         return {
             "model": self.model_name,
             "model_sha256": self.model_sha256,
+            "forces": "conservative" if self.conservative else "direct",
             "dtype": str(self.dtype).removeprefix("torch."),
             "device": str(self.device),
             "version": __version__,
@@ -178,6 +196,21 @@ class RelaxedCalculator(Calculator):
             "min_distance": self.min_distance,
             "on_close": self.on_close,
         }
+
+    def warn_if_not_conservative(self, purpose: str, consequence: str) -> bool:
+        """Warn once per ``purpose`` (e.g. "NVE") that a direct-force model's forces are not −∂E/∂r.
+
+        Returns whether the forces are non-conservative.  :func:`warn_if_not_conservative` calls this
+        for any ASE calculator (those without the attribute count as conservative).
+        """
+        if self.conservative:
+            return False
+        if purpose not in self._warned_not_conservative:
+            self._warned_not_conservative.add(purpose)
+            warnings.warn(f"model {self.model_name!r} has direct (non-conservative) forces, not −∂E/∂r: {purpose} "
+                          f"with them {consequence}; use a conservative model (forces: conservative) for it",
+                          NonConservativeForcesWarning, stacklevel=3)
+        return True
 
     # -- graphs -------------------------------------------------------------
     def _edges(self, atoms: Atoms, use_cache: bool = True):

@@ -19,3 +19,7 @@ class DeviceError(AseRelaxedError, RuntimeError):
 
 class Interrupted(AseRelaxedError):
     """A long run stopped on SIGINT/SIGTERM at a safe point, after saving what it had (the message says where)."""
+
+
+class NonConservativeForcesWarning(UserWarning):
+    """Forces of a direct-force model used where only −∂E/∂r makes sense (NVE, phonons)."""

@@ -16,6 +16,8 @@ NUM_ATOMS = "num_atoms"  # (g,) long
 ATOMIC_ENERGY = "atomic_energy"  # (n,) float, eV
 ENERGY = "energy"  # (g,) float, eV
 FORCES = "forces"  # (n, 3) float, eV/Å
+DIRECT_FORCES = "direct_forces"  # (n, 3) float, eV/Å: a direct-force model's 1o output head
+GRADIENT_FORCES = "gradient_forces"  # (n, 3) float, eV/Å: −∂E/∂r of a direct-force model (consistency checks)
 STRESS = "stress"  # (g, 3, 3) float, eV/Å^3 (ASE sign convention)
 
 FLOAT_KEYS = (POSITIONS, CELL, EDGE_SHIFT)

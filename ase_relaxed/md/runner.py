@@ -38,6 +38,7 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 from ase.md.md import MolecularDynamics
 
+from ..calculator import warn_if_not_conservative
 from ..errors import InputError, Interrupted
 from ..interrupt import deferred_stop, stop_requested
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -118,6 +119,8 @@ class MDRunner:
         self.kind = state_kind(options.ensemble, options.barostat)
         self.guard = Guard(options.max_force, options.min_distance, options.temperature_limit)
         n = options.n_replicas
+        if options.ensemble == "nve":
+            warn_if_not_conservative(calc, "NVE", "the total energy is not conserved and drifts")
         self.evaluator = BatchedReplicaEvaluator(calc, n)
         self.step_count = checkpoint.step if checkpoint else 0
         self.last_checkpoint: int | None = checkpoint.step if checkpoint else None

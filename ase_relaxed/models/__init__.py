@@ -6,10 +6,10 @@ from .config import ModelConfig
 from .energy import EnergyModel
 from .gnn import build_model
 from .io import load_model, read_model_file, save_model
-from .output import ForceStressOutput
+from .output import DirectForceOutput, ForceStressOutput
 from .registry import ModelKind, model_kind, register_model_kind, registered_kinds
 
 __all__ = [
-    "EnergyModel", "ForceStressOutput", "ModelConfig", "ModelKind", "build_model", "load_model", "model_kind",
+    "DirectForceOutput", "EnergyModel", "ForceStressOutput", "ModelConfig", "ModelKind", "build_model", "load_model", "model_kind",
     "read_model_file", "register_model_kind", "registered_kinds", "save_model",
 ]

@@ -20,6 +20,8 @@ from ..configuration import Config
 
 DTYPES = ("float32", "float64")
 Dtype = Literal["float32", "float64"]
+#: how a model gets its forces: the energy's gradient, or an output head of their own
+ForceKind = Literal["conservative", "direct"]
 
 
 def _is_element(symbol: object) -> bool:
@@ -71,6 +73,9 @@ class ModelConfig(Config):
     dtype: "float64" (default, for phonons and NVE) or "float32" (faster).
     relaxed: learnable symmetry-breaking weights θ in every layer (Hofgard et al. 2024),
         θ ∈ relaxed_multiplicity × (0e+0o+1o+1e+…+l_relaxed), exactly equivariant at initialisation.
+    forces: "conservative" (default): F = −∂E/∂r by autograd, exactly consistent with the energy;
+        "direct": F from an equivariant per-atom 1o head on the last interaction block, no backward
+        pass at inference, not the gradient of E (see :class:`~ase_relaxed.models.output.DirectForceOutput`).
     """
 
     species: Species = Field(default_factory=lambda: ["C"])
@@ -90,3 +95,4 @@ class ModelConfig(Config):
     relaxed: bool = False
     l_relaxed: int = Field(2, ge=0)
     relaxed_multiplicity: int = Field(1, ge=1)
+    forces: ForceKind = "conservative"

@@ -4,6 +4,12 @@
     hᵗ⁺¹  = Interactionₜ(hᵗ, Y(r̂_ij), B(|r_ij|))              t = 0 … T-1
     e_i   = MLP(hᵀ_i)                                         invariant readout
     E_i   = σ_{z_i} e_i + μ_{z_i},     E = Σ_i E_i             per-species scale and shift
+    F_i   = σ_{z_i} W_F hᵀ_i[1o]                              direct-force models only
+
+A direct-force model (``config.forces == "direct"``) lets its last block output vectors (1o) next
+to the scalars, and maps them to one polar vector per atom with an equivariant linear head: forces
+that rotate with the structure but are not −∂E/∂r (the "direct" models of Takamoto et al. 2024,
+like PaiNN's or eSCN's force heads).
 
 The edge vectors r_ij = r_j − r_i + S·cell are computed here from positions and
 cell, so derivatives of E with respect to both flow through autograd
@@ -55,9 +61,11 @@ class EnergyModel(torch.nn.Module):
         self.embedding = o3.Linear(f"{n_species}x0e", irreps_scalar)
         self.spherical_harmonics = o3.SphericalHarmonics(self.irreps_edge, normalize=True, normalization="component")
         self.radial_basis = BesselBasis(config.cutoff, config.num_radial_basis, config.envelope_p)
+        self.direct_forces = config.forces == "direct"
+        irreps_last = irreps_scalar + o3.Irreps(f"{config.channels}x1o") if self.direct_forces else irreps_scalar
         layers, irreps = [], irreps_scalar
         for t in range(config.num_layers):
-            irreps_out = irreps_scalar if t == config.num_layers - 1 else self.irreps_hidden
+            irreps_out = irreps_last if t == config.num_layers - 1 else self.irreps_hidden
             edge_filter = None
             if config.relaxed:
                 edge_filter = RelaxedEdgeFilter(self.irreps_edge, config.l_relaxed, config.relaxed_multiplicity)
@@ -73,6 +81,8 @@ class EnergyModel(torch.nn.Module):
             torch.nn.SiLU(),
             torch.nn.Linear(max(config.channels // 2, 1), 1),
         )
+        # direct-force models: channels×1o of the last block → one polar vector per atom
+        self.force_head = o3.Linear(f"{config.channels}x1o", "1x1o") if self.direct_forces else None
         shift = config.energy_shift or [0.0] * n_species
         scale = config.energy_scale or [1.0] * n_species
         self.register_buffer("energy_shift", torch.tensor(shift, dtype=torch.float64))
@@ -97,8 +107,13 @@ class EnergyModel(torch.nn.Module):
         h = self.embedding(onehot)
         for block in self.interactions:
             h = block(h, onehot, data[keys.EDGE_INDEX], edge_attr, edge_radial)
-        atomic = self.readout(h).squeeze(-1)
-        atomic = atomic * self.energy_scale[species].to(dtype) + self.energy_shift[species].to(dtype)
+        channels = self.config.channels
+        scale = self.energy_scale[species].to(dtype)
+        atomic = self.readout(h[:, :channels]).squeeze(-1)  # the Gate puts the scalars first
+        atomic = atomic * scale + self.energy_shift[species].to(dtype)
         num_graphs = data[keys.CELL].shape[0]
         energy = torch.zeros(num_graphs, dtype=dtype, device=atomic.device).index_add(0, data[keys.BATCH], atomic)
-        return {**data, keys.ATOMIC_ENERGY: atomic, keys.ENERGY: energy}
+        out = {**data, keys.ATOMIC_ENERGY: atomic, keys.ENERGY: energy}
+        if self.force_head is not None:
+            out[keys.DIRECT_FORCES] = self.force_head(h[:, channels:]) * scale.unsqueeze(-1)
+        return out

@@ -11,15 +11,17 @@ import torch
 
 from .config import ModelConfig
 from .energy import EnergyModel
-from .output import ForceStressOutput
+from .output import DirectForceOutput, ForceStressOutput
 from .registry import DEFAULT_KIND, register_model_kind
 
 
 def build_model(config: ModelConfig) -> ForceStressOutput:
-    """Build the equivariant potential for ``config`` (weights seeded by ``config.seed``)."""
+    """Build the equivariant potential for ``config`` (weights seeded by ``config.seed``): forces by
+    autograd (:class:`ForceStressOutput`) or, for ``forces="direct"``, from a 1o head (:class:`DirectForceOutput`)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        model = ForceStressOutput(EnergyModel(config))
+        wrapper = DirectForceOutput if config.forces == "direct" else ForceStressOutput
+        model = wrapper(EnergyModel(config))
     return model.to(getattr(torch, config.dtype)).eval()
 
 
