@@ -89,6 +89,19 @@ def test_displacement_distributions(distribution):
         sample_displacements(positions, 0.02, distribution="cauchy")
 
 
+def test_centered_displacements_move_no_structure_as_a_whole():
+    """The accepted version's δ = δ₀(U[−1,1) − per-structure mean): every structure of a batch keeps its
+    centroid, components stay within 2δ₀ and spread like U[−δ₀, δ₀) (std δ₀/√3)."""
+    batch = torch.repeat_interleave(torch.arange(3), torch.tensor([5, 2000, 1]))
+    d = sample_displacements(torch.zeros(len(batch), 3), 0.05, torch.Generator().manual_seed(2), "centered", batch)
+    for k in range(3):
+        assert d[batch == k].mean(0).abs().max() < 1e-15
+    assert d.abs().max() < 0.1 and abs(float(d[batch == 1].std()) - 0.05 / 3**0.5) < 1e-3
+    assert torch.equal(d[batch == 2], torch.zeros(1, 3))  # one atom: nothing but a translation to remove
+    unbatched = sample_displacements(torch.zeros(6, 3), 0.05, torch.Generator().manual_seed(2), "centered")
+    assert unbatched.mean(0).abs().max() < 1e-15
+
+
 # ---------------------------------------------------------------- analytic potentials
 
 
@@ -156,8 +169,10 @@ def model_batch(labels: bool = False) -> dict[str, torch.Tensor]:
     return batch
 
 
-def weak(model, batch, seed: int, **kw) -> dict[str, torch.Tensor]:
-    return weak_supervision_losses(model, batch, delta=0.02, generator=torch.Generator().manual_seed(seed), **kw)
+def weak(model, batch, seed: int, distribution: str = "uniform", **kw) -> dict[str, torch.Tensor]:
+    """The losses with the earlier version's δ = 0.02·U[0, 1) Å that these tests were written for."""
+    return weak_supervision_losses(model, batch, delta=0.02, generator=torch.Generator().manual_seed(seed),
+                                   distribution=distribution, **kw)
 
 
 def test_model_losses_are_differentiable_and_gradients_are_right():

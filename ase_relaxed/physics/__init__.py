@@ -1,5 +1,6 @@
 """Physics-informed training objectives (weak supervision without extra labels)."""
 
+from .consistency import force_consistency_rms
 from .losses import (
     DISTRIBUTIONS,
     consistency_mse,
@@ -16,6 +17,7 @@ __all__ = [
     "DISTRIBUTIONS",
     "consistency_mse",
     "displace",
+    "force_consistency_rms",
     "first_order_prediction",
     "model_energy_and_forces",
     "pisc_loss",

@@ -55,8 +55,11 @@ import torch
 
 from .. import keys
 
-Distribution = Literal["uniform", "uniform_symmetric", "normal"]
-DISTRIBUTIONS: tuple[str, ...] = ("uniform", "uniform_symmetric", "normal")
+Distribution = Literal["centered", "uniform", "uniform_symmetric", "normal"]
+DISTRIBUTIONS: tuple[str, ...] = ("centered", "uniform", "uniform_symmetric", "normal")
+#: the δ scheme of the paper's accepted (ICML 2025) version, and its default size in Å
+DEFAULT_DISTRIBUTION: Distribution = "centered"
+DEFAULT_DELTA = 0.05
 Graph = dict[str, torch.Tensor]
 Prediction = tuple[torch.Tensor, torch.Tensor]
 EnergyAndForces = Callable[[Graph], Prediction]
@@ -67,14 +70,22 @@ def sample_displacements(
     positions: torch.Tensor,
     delta: float,
     generator: torch.Generator | None = None,
-    distribution: Distribution = "uniform",
+    distribution: Distribution = DEFAULT_DISTRIBUTION,
+    batch: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Random displacements, one per Cartesian component, shaped like ``positions`` (float64).
+    """Random displacements, one per atom and Cartesian component, shaped like ``positions`` (float64).
 
-    ``"uniform"``: U[0, δ) (the paper's choice; not mean-zero), ``"uniform_symmetric"``:
-    U[−δ, δ), ``"normal"``: N(0, δ²).  The draw is ``δ × (unit draw)``, so a fixed
-    generator seed gives displacements exactly proportional to δ.  Random numbers are
+    ``"centered"`` (default, the accepted version of the paper and its released code):
+    δ_i = δ₀ (u_i − ū_k), u_i ~ U[−1, 1)³, ū_k the mean of u over the atoms of structure k
+    (``batch``; all atoms form one structure when it is None), so no structure moves as a whole.
+    ``"uniform"``: δ₀ U[0, 1) (the earlier version; not mean-zero), ``"uniform_symmetric"``:
+    δ₀ U[−1, 1), ``"normal"``: N(0, δ₀²).  The draw is ``δ₀ × (unit draw)``, so a fixed
+    generator seed gives displacements exactly proportional to δ₀.  Random numbers are
     drawn on the generator's device and moved to that of ``positions``.
+
+    >>> d = sample_displacements(torch.zeros(4, 3), 0.05, torch.Generator().manual_seed(0))
+    >>> bool(d.mean(0).abs().max() < 1e-15), bool(d.abs().max() <= 0.1)
+    (True, True)
     """
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"unknown displacement distribution {distribution!r}; choose from {DISTRIBUTIONS}")
@@ -86,8 +97,14 @@ def sample_displacements(
         unit = torch.randn(shape, **kw)
     else:
         unit = torch.rand(shape, **kw)
-        if distribution == "uniform_symmetric":
+        if distribution in ("uniform_symmetric", "centered"):
             unit = 2.0 * unit - 1.0
+        if distribution == "centered":
+            index = torch.zeros(shape[0], dtype=torch.long, device=device) if batch is None else batch.to(device)
+            count = torch.zeros(int(index.max()) + 1 if shape[0] else 0, dtype=torch.float64, device=device)
+            count = count.index_add(0, index, torch.ones(shape[0], dtype=torch.float64, device=device))
+            total = torch.zeros(count.shape[0], 3, dtype=torch.float64, device=device).index_add(0, index, unit)
+            unit = unit - (total / count.clamp(min=1).unsqueeze(-1))[index]
     return (delta * unit).to(positions.device)
 
 
@@ -95,7 +112,7 @@ def displace(
     graph: Graph,
     delta: float,
     generator: torch.Generator | None = None,
-    distribution: Distribution = "uniform",
+    distribution: Distribution = DEFAULT_DISTRIBUTION,
     displacement: torch.Tensor | None = None,
 ) -> tuple[Graph, torch.Tensor]:
     """Return ``(graph with positions R + δ, δ)``; ``graph`` itself is not modified.
@@ -106,7 +123,7 @@ def displace(
     """
     positions = graph[keys.POSITIONS]
     if displacement is None:
-        displacement = sample_displacements(positions, delta, generator, distribution)
+        displacement = sample_displacements(positions, delta, generator, distribution, graph.get(keys.BATCH))
     moved = positions + displacement.to(dtype=positions.dtype, device=positions.device)
     return {**graph, keys.POSITIONS: moved}, displacement
 
@@ -209,9 +226,9 @@ def model_energy_and_forces(model: torch.nn.Module) -> EnergyAndForces:
 def weak_supervision_losses(
     model: torch.nn.Module,
     batch: Graph,
-    delta: float = 0.02,
+    delta: float = DEFAULT_DELTA,
     generator: torch.Generator | None = None,
-    distribution: Distribution = "uniform",
+    distribution: Distribution = DEFAULT_DISTRIBUTION,
     use_labels: bool = False,
     prediction_at_r: dict[str, torch.Tensor] | Prediction | None = None,
     terms: tuple[str, ...] = ("pitc", "pisc"),
