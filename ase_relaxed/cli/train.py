@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from ..errors import InputError
     from ..train.config import TrainConfig
     from ..train.loop import train
     from .common import check_output
@@ -15,9 +17,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.out_dir:
         config.out_dir = args.out_dir
     check_output(config.out_dir, "out_dir", directory=True)
+    if args.nproc is not None:
+        if args.nproc < 1:
+            raise InputError(f"--nproc must be >= 1, got {args.nproc}")
+        if "WORLD_SIZE" in os.environ:
+            raise InputError("--nproc starts its own ranks; under torchrun leave it out")
+        if args.nproc > 1:
+            return _launch(args, config)
     path = train(config, resume=args.resume, progress=not args.quiet)
-    print(f"best model: {path}")
+    if os.environ.get("RANK", "0") == "0":
+        print(f"best model: {path}")
     return 0
+
+
+def _launch(args: argparse.Namespace, config) -> int:
+    """``--nproc N``: bad input is reported here, once, before N ranks start."""
+    from ..errors import InputError
+    from ..train.distributed import check_world, choose_backend
+    from ..train.launch import launch
+
+    check_world(args.nproc, config.optim.batch_size, choose_backend(config.distributed.backend))
+    checkpoint = os.path.join(config.out_dir, "checkpoint.pt")
+    if args.resume != os.path.exists(checkpoint):
+        raise InputError(f"no checkpoint to resume in {config.out_dir!r}" if args.resume else
+                         f"{config.out_dir!r} already holds a run; pass --resume to continue it or choose another "
+                         "out_dir")
+    forwarded = [args.config, "--out-dir", config.out_dir] + ["--resume"] * args.resume + ["--quiet"] * args.quiet
+    return launch(forwarded, args.nproc)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -47,6 +73,9 @@ def add_parsers(sub) -> None:
     train.add_argument("--resume", action="store_true", help="continue from OUT_DIR/checkpoint.pt")
     train.add_argument("--out-dir", default=None, help="override the config's out_dir")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--nproc", type=int, default=None, metavar="N",
+                       help="data-parallel training on N local ranks (DistributedDataParallel; gloo on CPU, nccl on "
+                       "GPU); the same as torchrun --nproc-per-node N -m ase_relaxed train CONFIG")
     train.set_defaults(func=cmd_train)
 
     test = sub.add_parser(

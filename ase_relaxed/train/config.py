@@ -1,13 +1,14 @@
 """Training configuration as typed, checked sections, read from YAML.
 
-A config file has four sections; every key and value is checked, and an unknown key or a bad
-value is an error, naming the file and the key, before any training starts::
+A config file has four sections (and an optional fifth, ``distributed``); every key and value is
+checked, and an unknown key or a bad value is an error, naming the file and the key, before any training starts::
 
     data:  {path: data.extxyz, val_fraction: 0.1, test_fraction: 0.1, split_by: family,
             test_families: ["cnt(6,3)"], seed: 0}
     model: {species: [C], cutoff: 5.0, num_layers: 3, channels: 32, l_max: 2}
     loss:  {energy_weight: 1.0, forces_weight: 10.0, stress_weight: 0.0}
     optim: {lr: 0.005, max_steps: 2000, batch_size: 4, ema_decay: 0.99, ...}
+    distributed: {backend: auto, timeout_s: 600}   # only read under torchrun / --nproc
     out_dir: runs/carbon
 
 >>> cfg = TrainConfig.from_dict({"data": {"path": "x.extxyz"}, "model": {"species": ["C"]}})
@@ -85,6 +86,16 @@ class OptimSection(Config):
     seed: int = Field(0, ge=0)
 
 
+class DistributedSection(Config):
+    """Data-parallel runs (``torchrun`` or ``ase-relaxed train --nproc N``); ignored by a single process.
+
+    ``backend``: ``auto`` takes $ASE_RELAXED_DDP_BACKEND if set, else nccl with CUDA and gloo without.
+    """
+
+    backend: Literal["auto", "gloo", "nccl"] = "auto"
+    timeout_s: float = Field(600.0, gt=0)  # a rank waiting longer than this for the others fails
+
+
 class TrainConfig(Config):
     """The four sections and the output folder; ``data`` and ``model`` must be given."""
 
@@ -92,9 +103,10 @@ class TrainConfig(Config):
     model: ModelConfig
     loss: LossSection = Field(default_factory=LossSection)
     optim: OptimSection = Field(default_factory=OptimSection)
+    distributed: DistributedSection = Field(default_factory=DistributedSection)
     out_dir: str = "run"
 
-    @field_validator("data", "model", "loss", "optim", mode="before")
+    @field_validator("data", "model", "loss", "optim", "distributed", mode="before")
     @classmethod
     def _empty_section_is_defaults(cls, value):
         return {} if value is None else value  # "loss:" with nothing under it in YAML
