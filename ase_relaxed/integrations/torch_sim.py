@@ -108,6 +108,8 @@ class TorchSimModel(ModelInterface):
             owned = not isinstance(model, torch.nn.Module)
             module = (module if owned else copy.deepcopy(module)).to(device=device, dtype=dtype)
         self.model = module.eval()
+        #: False for direct-force models (forces from an output head, not −∂E/∂r: Langevin yes, NVE drifts)
+        self.conservative = bool(getattr(module, "conservative", True))
         self._device, self._dtype = device, dtype
         self._compute_forces, self._compute_stress = bool(compute_forces), bool(compute_stress)
         self._memory_scales_with = "n_atoms_x_density"
