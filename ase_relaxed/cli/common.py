@@ -139,3 +139,79 @@ def check_output(path: str | None, flag: str, directory: bool = False) -> None:
             pass
     except OSError as error:
         raise InputError(f"{flag} {str(path)!r}: cannot write in {str(parent)!r} ({error.strerror})") from None
+
+
+# -- farms: many structures, a scheduler, an ASE database ---------------------------------------------------
+FARM_UNITS = {"e_per_atom": "eV/atom", "max_force": "eV/Å", "e_initial": "eV", "e_final": "eV", "fmax_final": "eV/Å",
+              "gamma_min_cm": "cm⁻¹", "gamma_max_cm": "cm⁻¹", "rbm": "cm⁻¹", "g_plus_axial": "cm⁻¹",
+              "g_minus_circumferential": "cm⁻¹", "g_top": "cm⁻¹", "diameter_A": "Å", "epot_final": "eV",
+              "temperature_final": "K", "steps_per_s": "steps/s"}
+
+
+def add_farm_options(parser: argparse.ArgumentParser, quiet: bool = False) -> None:
+    """``--db`` and ``--scheduler`` (and ``--quiet`` with ``quiet``): one task per structure into an ASE database."""
+    parser.add_argument("--db", default=None, help="farm mode: ASE database of the results, a file (SQLite) or "
+                        "any URL ase.db supports; rows already ok are skipped on a rerun (default with several "
+                        "structures or --scheduler: farm.db)")
+    parser.add_argument("--scheduler", default=None, help="farm mode: local:N (a Dask LocalCluster of N "
+                        "single-thread workers) or the address of a running Dask scheduler (tcp://host:8786); "
+                        "default: this process, one structure after the other")
+    if quiet:
+        parser.add_argument("--quiet", "-q", action="store_true", help="farm mode: no progress bar")
+
+
+def farm_mode(args: argparse.Namespace, structures: list[str]) -> bool:
+    """Farm when several structures, a glob, ``--db`` or ``--scheduler`` are given; else the one-structure path."""
+    import re
+    from pathlib import Path
+
+    globbed = any(re.search(r"[*?\[]", s) and not Path(s).exists() for s in structures)
+    return len(structures) > 1 or globbed or getattr(args, "db", None) is not None or \
+        getattr(args, "scheduler", None) is not None
+
+
+def _describe(record: dict) -> str:
+    values = dict(record["values"])
+    atoms = record["atoms"]
+    parts = []
+    if atoms is not None and atoms.calc is not None and "energy" in atoms.calc.results:
+        parts.append(f"E {atoms.calc.results['energy']:.6f} eV")
+    for name, value in values.items():
+        if isinstance(value, float) and name in FARM_UNITS:
+            parts.append(f"{name} {value:.6g} {FARM_UNITS[name]}")
+        elif isinstance(value, bool):
+            parts.append(f"{name} {value}")
+    return ", ".join(parts)
+
+
+def run_farm_command(args: argparse.Namespace, kind: str, jobs: list, settings: dict, on_close: str = "error") -> int:
+    """Run a farm of ``kind`` from parsed options; one line per finished task, a summary with provenance.
+
+    Exit status 0 when every task is ok, 1 when some failed (their rows hold the error).
+    """
+    import sys
+
+    from .._version import __version__
+    from ..integrations import farm
+
+    db = args.db or "farm.db"
+    farm.parse_scheduler(args.scheduler)  # a bad scheduler fails before any work
+    model = {"model": args.model, "device": args.device, "dtype": args.dtype, "on_close": on_close}
+
+    def report(record: dict) -> None:
+        status = "ok" if record["status"] == "ok" else "FAILED"
+        detail = _describe(record) if record["status"] == "ok" else record["error"]
+        print(f"{status:6s} {record['key']}: {detail} ({record['wall_s']:.1f} s)", flush=True)
+
+    quiet = getattr(args, "quiet", False)
+    result = farm.run_farm(kind, jobs, settings, model, db, scheduler=args.scheduler, progress=not quiet,
+                           on_record=report)
+    print(f"# farm {kind}: {result.total} structure(s), {result.skipped} already in {db} (skipped), "
+          f"{result.ok} ok, {result.failed} failed in {result.wall_s:.1f} s on {args.scheduler or 'this process'} | "
+          f"model {args.model} (sha256 {result.meta['model_sha256'][:12]}), ase_relaxed {__version__}, "
+          f"settings {result.meta['settings_hash']}")
+    if result.failed:
+        print(f"ase-relaxed {args.command}: warning: {result.failed} task(s) failed; their rows in {db} hold the "
+              "error (a rerun retries them)", file=sys.stderr)
+        return 1
+    return 0

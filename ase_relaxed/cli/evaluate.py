@@ -1,11 +1,15 @@
-"""``ase-relaxed models`` and ``ase-relaxed eval``: the shipped models, and single points of every frame."""
+"""``ase-relaxed models`` and ``ase-relaxed eval``: the shipped models, and single points of every frame.
+
+``eval`` with several structures, a glob, ``--db`` or ``--scheduler`` is a farm (one task per frame into an
+ASE database, :mod:`ase_relaxed.integrations.farm`; docs/farms.md).
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from ..errors import AseRelaxedError
-from .common import add_model_options, check_output, make_calculator
+from .common import add_farm_options, add_model_options, check_output, farm_mode, make_calculator, run_farm_command
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -24,6 +28,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ..graph import is_3d_periodic
     from ..structures import read_structures
 
+    if farm_mode(args, args.structure):
+        from ..integrations.farm import expand_sources
+
+        jobs = expand_sources(args.structure, args.index)
+        return run_farm_command(args, "eval", jobs, {},
+                                on_close="warn" if args.allow_close else "error")
+    args.structure = args.structure[0]
     check_output(args.out, "--out")
     frames = read_structures(args.structure, args.index)
     calc = make_calculator(args, on_close="warn" if args.allow_close else "error")
@@ -64,7 +75,9 @@ def add_parsers(sub) -> None:
         description="Evaluate every frame of STRUCTURE: prints energy, energy per atom, the largest force and "
         "(for 3D-periodic cells) the diagonal stress; writes an extxyz with the results.",
     )
-    evaluate.add_argument("structure", help="a file ASE can read, or a builder spec (e.g. cnt:10,0:length=4)")
+    evaluate.add_argument("structure", nargs="+", help="a file ASE can read, or a builder spec (e.g. "
+                          "cnt:10,0:length=4); several, or globs, run as a farm (one task per frame, --db)")
     evaluate.add_argument("--out", "-o", default="results.extxyz", help="output extxyz (default: %(default)s)")
     add_model_options(evaluate, index=":", allow_close=True)
+    add_farm_options(evaluate, quiet=True)
     evaluate.set_defaults(func=cmd_eval)

@@ -29,14 +29,30 @@ import sys
 from ..errors import InputError
 from ..md.options import BAROSTATS, ENSEMBLES, MDOptions
 from ..md.outputs import LOG_COLUMNS, NPT_COLUMNS
-from .common import NON_NEGATIVE_INT, POSITIVE, add_model_options, check_output, make_calculator, read_one
+from .common import (
+    NON_NEGATIVE_INT,
+    POSITIVE,
+    add_farm_options,
+    add_model_options,
+    check_output,
+    farm_mode,
+    make_calculator,
+    read_one,
+    run_farm_command,
+)
 
 D = MDOptions()  # defaults, shown in the help
 
 
 def md_options(args: argparse.Namespace) -> MDOptions:
     """defaults ← (checkpoint, on --resume) ← --config ← flags given on the command line."""
-    given = {k: v for k, v in vars(args).items() if k not in ("func", "command", "config")}
+    given = {k: v for k, v in vars(args).items() if k not in ("func", "command", "config", "db", "scheduler")}
+    structures = given.pop("structure", [])
+    structures = [structures] if isinstance(structures, str) else structures
+    if len(structures) > 1:
+        raise InputError(f"one MD run takes one structure, got {len(structures)} (several run as a farm)")
+    if structures:
+        given["structure"] = structures[0]
     config = MDOptions.read_config(args.config) if getattr(args, "config", None) else {}
     options = MDOptions.from_sources(config, given)
     if options.resume:
@@ -48,9 +64,32 @@ def md_options(args: argparse.Namespace) -> MDOptions:
     return options
 
 
+#: MD options that are not physics: where files go and how the run is shown (left out of a farm's settings)
+NOT_SETTINGS = ("structure", "index", "model", "device", "dtype", "traj", "log", "checkpoint", "checkpoint_interval",
+                "resume", "quiet", "interval")
+
+
+def _md_farm(args: argparse.Namespace, structures: list[str]) -> int:
+    """Several structures (or --db/--scheduler): one file-less MD run each, final state into the database."""
+    from ..integrations.farm import expand_sources
+
+    options = md_options(args)
+    if options.resume:
+        raise InputError("--resume continues one run from its checkpoint; a farm resumes from its --db instead")
+    settings = {k: v for k, v in options.model_dump().items() if k not in NOT_SETTINGS}
+    farm = argparse.Namespace(model=options.model, device=options.device, dtype=options.dtype, quiet=options.quiet,
+                              db=getattr(args, "db", None), scheduler=getattr(args, "scheduler", None),
+                              command="md")
+    return run_farm_command(farm, "md", expand_sources(structures, options.index), settings, on_close="ignore")
+
+
 def cmd_md(args: argparse.Namespace) -> int:
     from ..md.runner import MDRunner
 
+    structures = getattr(args, "structure", [])
+    if structures and farm_mode(args, structures):
+        del args.structure
+        return _md_farm(args, structures)
     options = md_options(args)
     if not options.resume and options.structure is None:
         raise InputError("md needs a STRUCTURE (a file or a builder spec such as cnt:10,0:length=4)")
@@ -82,6 +121,12 @@ def cmd_relax(args: argparse.Namespace) -> int:
 
     from ..md.relax import relax
 
+    if farm_mode(args, args.structure):
+        from ..integrations.farm import expand_sources
+
+        settings = {"cell": args.cell, "optimizer": args.optimizer, "fmax": args.fmax, "steps": args.steps}
+        return run_farm_command(args, "relax", expand_sources(args.structure, args.index), settings)
+    args.structure = args.structure[0]
     atoms = read_one(args.structure, args.index)
     check_output(args.out, "--out")
     check_output(args.traj, "--traj")
@@ -118,8 +163,10 @@ def add_parsers(sub) -> None:
         "else extxyz) every --interval steps, and an atomic checkpoint (npz) that --resume continues from. "
         "Several replicas (_r{k} suffixes) share one batched model evaluation per step.",
     )
-    md.add_argument("structure", nargs="?", default=S, help="a file ASE can read, or a builder spec "
-                    "(cnt:10,0:length=4, diamond:C:size=2); optional with --resume or a config naming it")
+    md.add_argument("structure", nargs="*", default=S, help="a file ASE can read, or a builder spec "
+                    "(cnt:10,0:length=4, diamond:C:size=2); optional with --resume or a config naming it; several, "
+                    "or globs, run as a farm of file-less runs into --db (docs/farms.md)")
+    add_farm_options(md)
     md.add_argument("--config", default=None, help="YAML file with any of these options (flags override it)")
     add_model_options(md, index="-1", suppress=True)
     md.add_argument("--ensemble", choices=ENSEMBLES, default=S, help=f"(default: {D.ensemble})")
@@ -166,8 +213,10 @@ def add_parsers(sub) -> None:
         "energy, fmax and cell lengths and writes the relaxed structure (extxyz, with energy and forces). Exit "
         "status 1 if not converged.",
     )
-    relax.add_argument("structure", help="a file ASE can read, or a builder spec (e.g. diamond:C:size=2)")
+    relax.add_argument("structure", nargs="+", help="a file ASE can read, or a builder spec (e.g. diamond:C:size=2); "
+                       "several, or globs, run as a farm into --db (docs/farms.md)")
     add_model_options(relax, index="-1")
+    add_farm_options(relax)
     relax.add_argument("--cell", action="store_true", help="relax the periodic axes of the cell as well (a tube's "
                        "period, a slab's in-plane cell, a crystal's whole cell)")
     relax.add_argument("--optimizer", choices=["fire", "bfgs"], default="fire", help="(default: %(default)s)")

@@ -10,28 +10,34 @@ Examples::
     ase-relaxed phonons cnt:10,0 --relax --out cnt10                # supercell 1 1 N from the model's range
     ase-relaxed phonons diamond:C --supercell 2 2 2 --dos --thermal --out diamond
     ase-relaxed phonons cnt:10,0 --helical --relax --out cnt10_helical   # 12 force calls, any chirality
+    ase-relaxed phonons cnt:8,0 cnt:5,5 cnt:6,6 --helical --relax --scheduler local:2 --db tubes.db  # a farm
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from ..integrations.tasks import default_supercell, parse_cnt, relax_positions
 from .common import (
     NON_NEGATIVE_INT,
     POSITIVE,
     POSITIVE_INT,
+    add_farm_options,
     add_model_options,
     check_output,
+    farm_mode,
     make_calculator,
     number,
     read_one,
+    run_farm_command,
 )
+
+__all__ = ["add_parsers", "cmd_phonons", "default_supercell"]
 
 
 def _ints(values: list[str] | None, flag: str) -> list[int] | None:
@@ -44,19 +50,6 @@ def _ints(values: list[str] | None, flag: str) -> list[int] | None:
     if len(numbers) != 3 or min(numbers) < 1:
         raise InputError(f"{flag} needs 3 positive integers (e.g. {flag} 1 1 4), got {' '.join(values)!r}")
     return numbers
-
-
-def default_supercell(atoms, interaction_range: float | None) -> list[int]:
-    """3D: 2 2 2. Otherwise 1 along vacuum axes and, along periodic ones, the fewest repeats whose width is
-    ≥ 2 × the interaction range (20 Å when unknown), so that phonopy's supercell holds every Φ(0, R)."""
-    if atoms.pbc.all():
-        return [2, 2, 2]
-    if atoms.cell.rank < 3:
-        raise InputError(f"phonons need a cell, but this structure (pbc={atoms.pbc.tolist()}) has a "
-                         f"{atoms.cell.rank}D one; give it a vacuum box (e.g. molecule:CH4:vacuum=6)")
-    needed = 2 * interaction_range if interaction_range else 20.0
-    widths = 1.0 / np.linalg.norm(np.linalg.inv(atoms.cell.array), axis=0)
-    return [max(1, math.ceil(needed / w - 1e-9)) if p else 1 for w, p in zip(widths, atoms.pbc)]
 
 
 def _table(frequencies: np.ndarray, per_line: int = 6) -> str:
@@ -75,35 +68,24 @@ def _report_gamma(frequencies: np.ndarray) -> None:
 
 
 def _relax(atoms, calc, fmax: float, steps: int):
-    from ase.optimize import BFGS
-
-    atoms = atoms.copy()
-    atoms.calc = calc
-    converged = BFGS(atoms, logfile=None).run(fmax=fmax, steps=steps)
-    residual = float(np.linalg.norm(atoms.get_forces(), axis=1).max(initial=0.0))
+    atoms, converged, residual = relax_positions(atoms, calc, fmax, steps)
     state = "converged" if converged else "NOT converged (phonons may show imaginary modes)"
     print(f"# relaxed positions (BFGS, cell fixed): {state}, max|F| = {residual:.2e} eV/Å")
-    atoms.calc = None
     return atoms
 
 
 def _helical(args: argparse.Namespace, calc, interaction_range: float | None) -> int:
     from ..phonons import helical_phonons
 
-    kind, *rest = args.structure.split(":")
-    if Path(args.structure).exists() or kind != "cnt" or not rest:
+    if Path(args.structure).exists():
         raise InputError(f"--helical needs a nanotube builder spec such as cnt:10,0, got {args.structure!r}")
+    n, m, bond = parse_cnt(args.structure)
     if args.supercell is not None:
         raise InputError("--supercell does not apply to --helical (the segment follows --interaction-range)")
     try:
-        n, m = (int(x) for x in rest[0].split(","))
-        options = dict(part.split("=", 1) for part in rest[1:])
-        bond = float(options["bond"]) if "bond" in options else None
-    except ValueError:
-        raise InputError(f"cannot read the chirality / options of {args.structure!r} (cnt:N,M[:bond=B])") from None
-    try:
         result = helical_phonons(n, m, calc, bond_length=bond, interaction_range=interaction_range,
-                                 displacement=args.distance, relax=args.relax, fmax=args.fmax)
+                                 displacement=args.distance, relax=args.relax, fmax=args.fmax,
+                                 relax_period=not args.fixed_period)
     except RuntimeError as error:  # the symmetry-adapted relaxation did not converge
         raise InputError(f"{error}; loosen --fmax or run without --relax") from None
     lg = result.line_group
@@ -126,9 +108,33 @@ def _helical(args: argparse.Namespace, calc, interaction_range: float | None) ->
     return 0
 
 
+def _farm(args: argparse.Namespace) -> int:
+    """Many structures (or --db/--scheduler): one task each; the database keeps Γ frequencies (and helical data)."""
+    from ..integrations.farm import expand_sources
+
+    if args.dos or args.pdos or args.thermal or args.mesh is not None:
+        raise InputError("--dos, --pdos, --thermal and --mesh write files per structure; a farm (several "
+                         "structures, --db or --scheduler) stores Γ frequencies in the database only")
+    common = {"distance": args.distance, "relax": args.relax, "fmax": args.fmax,
+              "interaction_range": args.interaction_range}
+    if args.helical:
+        for spec in args.structure:
+            parse_cnt(spec)  # every spec is checked before any work
+        if args.supercell is not None:
+            raise InputError("--supercell does not apply to --helical (the segment follows --interaction-range)")
+        settings = {**common, "relax_period": not args.fixed_period}
+        return run_farm_command(args, "helical", [(spec, None) for spec in args.structure], settings)
+    settings = {**common, "supercell": _ints(args.supercell, "--supercell"), "primitive": args.primitive,
+                "steps": args.steps, "subtract_residual_forces": args.subtract_residual_forces}
+    return run_farm_command(args, "phonons", expand_sources(args.structure, args.index), settings)
+
+
 def cmd_phonons(args: argparse.Namespace) -> int:
     from .. import phonons as ph
 
+    if farm_mode(args, args.structure):
+        return _farm(args)
+    args.structure = args.structure[0]
     check_output(args.out, "--out", directory=True)
     args.supercell = _ints(args.supercell, "--supercell")
     mesh = _ints(args.mesh, "--mesh")
@@ -200,8 +206,10 @@ def add_parsers(sub) -> None:
         "(screw + rotation) symmetry: 12 force evaluations for any chirality; writes helical_bands_dos.png and "
         "helical_phonons.json (Γ frequencies and the dispersion on a q grid).",
     )
-    p.add_argument("structure", help="a file ASE can read, or a builder spec (cnt:10,0, diamond:C, ...)")
+    p.add_argument("structure", nargs="+", help="a file ASE can read, or a builder spec (cnt:10,0, diamond:C, "
+                   "...); several, or globs, run as a farm into --db (docs/farms.md)")
     add_model_options(p, index="-1")
+    add_farm_options(p)
     p.add_argument("--out", "-o", default="phonons", help="output folder (default: %(default)s)")
     p.add_argument("--supercell", nargs="+", default=None, metavar="N",
                    help="3 repeats of the cell (default: 2 2 2 for 3D crystals; 1 1 N for tubes with the supercell "
@@ -231,6 +239,9 @@ def add_parsers(sub) -> None:
                    help="--relax: maximum BFGS steps (default: %(default)s)")
     p.add_argument("--helical", action="store_true",
                    help="line-group phonons of a cnt:N,M spec from its 2-atom domain (see below)")
+    p.add_argument("--fixed-period", action="store_true",
+                   help="--helical --relax: keep the rolled-graphene period, relax only the domain (the survey's "
+                   "setting)")
     p.add_argument("--interaction-range", type=POSITIVE, default=None,
                    help="range of the force constants in Å (default: num_layers × cutoff of the model)")
     p.add_argument("--batch-size", type=POSITIVE_INT, default=None,
