@@ -142,3 +142,34 @@ def test_nve_and_phonons_with_direct_forces_warn_once(direct_models, models):
     assert len(phonons) == 1 and "phonons" in str(phonons[0].message)
     conservative = RelaxedCalculator(models["float64"], device="cpu")
     assert _warnings_of(md(conservative, "nve")) == []
+
+
+def test_training_a_direct_model_logs_consistency_and_pitc_lowers_it(tmp_path):
+    """Energy-only labels, 40 steps: a direct model's force head learns nothing from the labels, and only
+    PITC/PISC tie it to −∇E; the validation file (``data.val_path``) is the one the log reports on."""
+    from ase.io import write
+    from test_training import labelled_frames, read_log
+
+    from ase_relaxed.train.config import TrainConfig
+    from ase_relaxed.train.loop import train
+
+    frames = labelled_frames(n=9)
+    write(tmp_path / "train.extxyz", frames[:6])
+    write(tmp_path / "val.extxyz", frames[6:])
+    final = {}
+    for name, weak in (("plain", 0.0), ("weak", 1e3)):
+        config = TrainConfig.from_dict({
+            "data": {"path": str(tmp_path / "train.extxyz"), "val_path": str(tmp_path / "val.extxyz"),
+                     "test_fraction": 0.0},
+            "model": {"species": ["C"], "cutoff": 3.0, "num_layers": 1, "channels": 4, "l_max": 1,
+                      "radial_hidden": 8, "forces": "direct"},
+            "loss": {"energy_weight": 1.0, "forces_weight": 0.0, "pitc_weight": weak, "pisc_weight": weak},
+            "optim": {"lr": 0.01, "max_steps": 40, "batch_size": 3, "eval_every": 10, "patience": 100},
+            "out_dir": str(tmp_path / name),
+        })
+        model = load_model(train(config, progress=False))
+        assert model.training_info["sizes"] == {"train": 6, "val": 3, "test": 0}
+        rows = [r for r in read_log(tmp_path / name / "log.csv") if r["val_consistency_rms"]]
+        assert len(rows) == 4 and all(float(r["val_consistency_rms"]) > 0 for r in rows)
+        final[name] = float(rows[-1]["val_consistency_rms"])
+    assert final["weak"] < 0.5 * final["plain"], final

@@ -1,6 +1,5 @@
 """Physics-informed training objectives (weak supervision without extra labels)."""
 
-from .consistency import force_consistency_rms
 from .losses import (
     DISTRIBUTIONS,
     consistency_mse,
@@ -17,7 +16,6 @@ __all__ = [
     "DISTRIBUTIONS",
     "consistency_mse",
     "displace",
-    "force_consistency_rms",
     "first_order_prediction",
     "model_energy_and_forces",
     "pisc_loss",

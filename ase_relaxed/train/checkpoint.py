@@ -22,7 +22,7 @@ import torch
 from ..errors import InputError
 
 LOG_FIELDS = ["step", "lr", "loss", "loss_energy", "loss_forces", "loss_stress", "loss_theta", "loss_pitc", "loss_pisc",
-              "val_energy_rmse_per_atom", "val_forces_rmse", "val_stress_rmse"]
+              "val_energy_rmse_per_atom", "val_forces_rmse", "val_stress_rmse", "val_consistency_rms"]
 
 
 def atomic_save(obj, path: Path) -> None:

@@ -35,6 +35,7 @@ class DataSection(Config):
     """Where the labelled structures are and how they are split."""
 
     path: str = ""
+    val_path: str = ""  # validation structures from this file (val_fraction is then not used)
     val_fraction: float = Field(0.1, ge=0, lt=1)
     test_fraction: float = Field(0.1, ge=0, lt=1)
     split_by: Literal["random", "family"] = "random"  # "family": whole families held out
@@ -63,9 +64,10 @@ class LossSection(Config):
     # and pisc_weight = 0.01 energy_weight; 0 switches a term off.
     pitc_weight: float = Field(0.0, ge=0)
     pisc_weight: float = Field(0.0, ge=0)
-    weak_delta: float = Field(0.02, gt=0)  # Å: displacement components drawn from weak_distribution scaled by this
-    # "uniform" [0, δ) as in the paper, "uniform_symmetric", "normal"
-    weak_distribution: Literal["uniform", "uniform_symmetric", "normal"] = "uniform"
+    weak_delta: float = Field(0.05, gt=0)  # Å: δ₀, the paper's; displacements are δ₀ × a draw of weak_distribution
+    # "centered": U[−1, 1) minus the structure's mean (the accepted version), "uniform": U[0, 1) (an earlier
+    # version), "uniform_symmetric": U[−1, 1), "normal": N(0, 1)
+    weak_distribution: Literal["centered", "uniform", "uniform_symmetric", "normal"] = "centered"
     weak_use_labels: bool = False  # PITC right-hand side from the labels E_ref(R), F_ref(R)
 
 
@@ -118,11 +120,13 @@ class TrainConfig(Config):
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "TrainConfig":
-        """Read ``path``; relative ``data.path`` and ``out_dir`` are taken from the file's folder."""
+        """Read ``path``; relative ``data.path``, ``data.val_path`` and ``out_dir`` are taken from the file's folder."""
         config = super().from_yaml(path)
         folder = Path(path).parent
-        if config.data.path and not Path(config.data.path).is_absolute():
-            config.data.path = str((folder / config.data.path).resolve())
+        for name in ("path", "val_path"):
+            value = getattr(config.data, name)
+            if value and not Path(value).is_absolute():
+                setattr(config.data, name, str((folder / value).resolve()))
         if not Path(config.out_dir).is_absolute():
             config.out_dir = str((folder / config.out_dir).resolve())
         return config

@@ -40,7 +40,7 @@ from .distributed import World, session, shard_of, shares, wrap
 from .metrics import error_metrics, predict
 
 DATA_TERMS = ("loss_energy", "loss_forces", "loss_stress", "loss_pitc", "loss_pisc")  # means over the batch
-VAL_KEYS = ("energy_rmse_per_atom", "forces_rmse", "stress_rmse")
+VAL_KEYS = ("energy_rmse_per_atom", "forces_rmse", "stress_rmse", "consistency_rms")
 
 
 def objective(terms: dict[str, torch.Tensor], weights: LossSection, data_scale: float = 1.0) -> torch.Tensor:
@@ -128,7 +128,13 @@ def prepare(config: TrainConfig):
     """Read, validate and split the data; fit statistics; build the model. Fails before training."""
     species = config.model.species
     frames = read_labelled(config.data.path, species)
-    split = split_indices(frames, config.data)
+    if config.data.val_path:  # a validation file of its own: path then holds only training and test data
+        split = split_indices(frames, config.data.replace(val_fraction=0.0))
+        validation = read_labelled(config.data.val_path, species)
+        split["val"] = list(range(len(frames), len(frames) + len(validation)))
+        frames = frames + validation
+    else:
+        split = split_indices(frames, config.data)
     graphs = [labelled_graph(a, config.model.cutoff) for a in frames]
     train_frames = [frames[k] for k in split["train"]]
     stats = fit_statistics(train_frames, [graphs[k] for k in split["train"]], species)

@@ -3,6 +3,24 @@
     energy RMSE per atom = sqrt(mean_k ((E_k − E_k^ref) / N_k)²)
     force RMSE           = sqrt(mean_{i,α} (F_iα − F_iα^ref)²)
     stress RMSE          = sqrt(mean over 3D-periodic structures and 9 components)
+    consistency RMS      = sqrt(mean_{i,α} (F_iα + ∂E/∂r_iα)²)       direct-force models only
+
+The consistency error is zero by construction for a conservative model (F = −∇E); for a direct-force
+model (:class:`~ase_relaxed.models.DirectForceOutput`) it is what the physics-informed losses PITC/PISC
+(Takamoto, Zaverkin & Niepert 2024) push down: at small δ their residual is δ·(F + ∇E) to first order.
+
+>>> from ase_relaxed import ModelConfig, build_model
+>>> from ase_relaxed.structures import build_nanotube
+>>> from ase.calculators.singlepoint import SinglePointCalculator
+>>> from .dataset import labelled_graph
+>>> tube = build_nanotube(5, 0)
+>>> tube.calc = SinglePointCalculator(tube, energy=0.0, forces=tube.positions * 0)
+>>> graphs = [labelled_graph(tube, 4.0)]
+>>> direct = build_model(ModelConfig(species=["C"], channels=4, num_layers=1, forces="direct"))
+>>> error_metrics(predict(direct, graphs))["consistency_rms"] > 0
+True
+>>> "consistency_rms" in error_metrics(predict(build_model(ModelConfig(species=["C"], channels=4)), graphs))
+False
 """
 
 from __future__ import annotations
@@ -18,11 +36,15 @@ def predict(model: torch.nn.Module, graphs: list[dict], batch_size: int = 16, st
     """Predictions and labels for ``graphs`` as numpy arrays (model in eval mode)."""
     was_training = model.training
     model.eval()
-    out = {k: [] for k in ("e", "e_ref", "n", "f", "f_ref", "s", "s_ref", "s_mask")}
+    direct = not getattr(model, "conservative", True)
+    out = {k: [] for k in ("e", "e_ref", "n", "f", "f_ref", "f_grad", "s", "s_ref", "s_mask")}
     for start in range(0, len(graphs), batch_size):
         batch = batch_labelled(graphs[start : start + batch_size])
         want_stress = stress and bool(batch[STRESS_MASK].any())
-        pred = model(batch, compute_forces=True, compute_stress=want_stress)
+        extra = {"compute_gradient_forces": True} if direct else {}
+        pred = model(batch, compute_forces=True, compute_stress=want_stress, **extra)
+        if direct:
+            out["f_grad"].append(pred[keys.GRADIENT_FORCES].numpy())
         out["e"].append(pred[keys.ENERGY].numpy())
         out["e_ref"].append(batch[keys.ENERGY].numpy())
         out["n"].append(batch[keys.NUM_ATOMS].numpy())
@@ -37,7 +59,8 @@ def predict(model: torch.nn.Module, graphs: list[dict], batch_size: int = 16, st
 
 
 def error_metrics(prediction: dict) -> dict[str, float]:
-    """Energy MAE/RMSE per atom (eV/atom), force MAE/RMSE (eV/Å), stress RMSE (eV/Å³)."""
+    """Energy MAE/RMSE per atom (eV/atom), force MAE/RMSE (eV/Å), stress RMSE (eV/Å³) and, for direct-force
+    models, the consistency RMS of F + ∇E (eV/Å)."""
     de = (prediction["e"] - prediction["e_ref"]) / prediction["n"]
     df = prediction["f"] - prediction["f_ref"]
     metrics = {
@@ -49,6 +72,8 @@ def error_metrics(prediction: dict) -> dict[str, float]:
         "forces_rmse_over_std": float(np.sqrt((df**2).mean()) / max(prediction["f_ref"].std(), 1e-300)),
         "structures": int(len(de)),
     }
+    if len(prediction.get("f_grad", ())):
+        metrics["consistency_rms"] = float(np.sqrt(((prediction["f"] - prediction["f_grad"]) ** 2).mean()))
     if len(prediction["s"]):
         metrics["stress_rmse"] = float(np.sqrt(((prediction["s"] - prediction["s_ref"]) ** 2).mean()))
     return metrics
