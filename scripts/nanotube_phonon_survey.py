@@ -4,6 +4,13 @@
     python scripts/nanotube_phonon_survey.py --tubes 8,0 5,5 --no-reference
     python scripts/nanotube_phonon_survey.py --reference 6,6 11,0 # GFN1-xTB reference for two held-out tubes
     python scripts/nanotube_phonon_survey.py --force              # recompute cached entries
+    python scripts/nanotube_phonon_survey.py --scheduler local:2  # the model farm on 2 Dask workers
+
+The model part is one farm (:mod:`ase_relaxed.integrations.farm`, docs/farms.md), the same as
+
+    ase-relaxed phonons cnt:8,0 cnt:10,0 ... --helical --relax --fixed-period --fmax 1e-5 --db survey.db
+
+whose rows (one per tube, resumable after a kill) become the "model" entries of the JSON below.
 
 For every tube (n, m) the helical route (:func:`ase_relaxed.symmetry.helical_phonons`: symmetry-adapted
 relaxation of the 2-atom fundamental domain, then 12 force calls on one periodic segment of length
@@ -51,7 +58,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ase_relaxed.phonons.modes import gamma_modes
+from ase_relaxed.integrations.tasks import helical_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "nanotube_phonon_survey.json"
@@ -62,6 +69,10 @@ REFERENCE_TUBES = ["6,6", "11,0", "7,4"]
 REFERENCE_MIN_LENGTH = 17.0  # Å, Γ-only GFN1-xTB: the periodic length of the training cells
 N_ZERO = 4  # 3 translations + the twist (sum rules)
 N_Q, N_DOS = 41, 600
+#: the published survey's helical settings: relaxed domain at the rolled-graphene period (relax_period=False,
+#: the default now relaxes the period too), fmax 1e-5 eV/Å, 0.01 Å steps, the model's range 2·L·r_c
+SETTINGS = {"distance": 0.01, "relax": True, "fmax": 1e-5, "interaction_range": None, "relax_period": False}
+FARM_MODEL = {"model": MODEL, "device": "cpu", "dtype": "float64", "on_close": "error"}
 
 
 def parse_tube(text: str) -> tuple[int, int]:
@@ -75,23 +86,23 @@ def tube_key(n: int, m: int) -> str:
 
 def summarize(ph, seconds: float, method: str) -> dict:
     """What the survey keeps of one HelicalPhonons result (frequencies rounded to 0.01 cm⁻¹)."""
-    lg = ph.line_group
-    gamma = ph.gamma_frequencies
-    q = np.linspace(0.0, 0.5, N_Q)
-    grid, dos = ph.dos(frequencies_grid=np.linspace(-20.0, 1700.0, N_DOS), sigma=5.0, n_eta=600)
-    modes = gamma_modes(ph)
-    return {
-        "method": method, "n": lg.n, "m": lg.m, "diameter_A": 2 * lg.radius, "period_A": lg.period,
-        "atoms_per_cell": lg.atoms_per_cell, "cyclic_order": lg.cyclic_order, "n_cells": ph.n_cells,
-        "segment_atoms": lg.atoms_per_cell * ph.n_cells, "segment_length_A": ph.n_cells * lg.period,
-        "n_relax_evaluations": ph.n_relax_evaluations, "n_force_evaluations": ph.n_force_evaluations,
-        "wall_s": round(seconds, 1), "domain": lg.domain.tolist(),
-        "gamma_frequencies": np.round(gamma, 2).tolist(), "g_top": float(gamma.max()),
-        "a_block": modes, "rbm": modes["rbm"], "rbm_overlap": modes["rbm_overlap"],
-        "g_plus_axial": modes["g_plus_axial"], "g_minus_circumferential": modes["g_minus_circumferential"],
-        "bands_q": q.tolist(), "bands": np.round(ph.frequencies(q), 2).tolist(),
-        "dos_grid": grid.tolist(), "dos": np.round(dos, 6).tolist(),
-    }
+    return entry(method, helical_summary(ph, n_q=N_Q, n_dos=N_DOS), seconds)
+
+
+def plain(value):
+    """JSON-ready copy: numpy arrays and scalars (as ase.db returns them) to lists and Python numbers."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def entry(method: str, summary: dict, seconds: float) -> dict:
+    """A survey entry: method, helical summary and wall time (s), keys in the order of the published JSON."""
+    items = list(plain(summary).items())
+    split = [k for k, _ in items].index("n_force_evaluations") + 1
+    return {"method": method, **dict(items[:split]), "wall_s": round(seconds, 1), **dict(items[split:])}
 
 
 class Cache:
@@ -116,28 +127,47 @@ def model_calculator():
     return RelaxedCalculator(MODEL, device="cpu", dtype="float64")
 
 
-def run_model(cache: Cache, tubes: list[str], force: bool) -> None:
-    from ase_relaxed.phonons import get_interaction_range, helical_phonons
+def run_model(cache: Cache, tubes: list[str], force: bool, db: str, scheduler: str | None = None) -> None:
+    """The model survey is one farm: ``ase-relaxed phonons cnt:8,0 ... --helical --relax --fixed-period
+    --fmax 1e-5 --db DB [--scheduler local:2]`` (docs/farms.md); its rows become the JSON's "model" entries."""
+    import ase.db
 
-    calc = None
+    from ase_relaxed.integrations.farm import run_farm
+
+    todo = [key for key in tubes if force or key not in cache.data["model"]]
     for key in tubes:
-        if key in cache.data["model"] and not force:
+        if key not in todo:
             print(f"model  ({key}) cached: RBM {cache.data['model'][key]['rbm']:.1f} cm⁻¹", flush=True)
-            continue
-        calc = calc or model_calculator()
-        start = time.perf_counter()
-        # relax_period=False: the published survey keeps each tube at its rolled-graphene period (the default now
-        # relaxes the period too), so that rerunning reproduces benchmarks/results/nanotube_phonon_survey.json
-        ph = helical_phonons(*parse_tube(key), calc, interaction_range=get_interaction_range(calc), relax=True,
-                             relax_period=False)
-        entry = summarize(ph, time.perf_counter() - start, MODEL)
-        cache.data["model"][key] = entry
+    if not todo:
+        return
+    if force:  # recompute: drop the farm's rows of these tubes
+        connection = ase.db.connect(db)
+        stale = [row.id for row in connection.select(job="helical") if row.structure in {f"cnt:{k}" for k in todo}]
+        if stale:
+            connection.delete(stale)
+
+    def store(record: dict) -> None:
+        key = record["key"].removeprefix("cnt:")
+        if record["status"] != "ok":
+            print(f"model  ({key}) FAILED: {record['error']}", flush=True)
+            return
+        e = cache.data["model"][key] = entry(MODEL, record["data"]["summary"], record["wall_s"])
         cache.save()
-        print(f"model  ({key}) d = {entry['diameter_A'] / 10:.3f} nm, RBM {entry['rbm']:.1f} cm⁻¹ "
-              f"(overlap {entry['rbm_overlap']:.3f}), G+ {entry['g_plus_axial']:.1f}, "
-              f"G- {entry['g_minus_circumferential']:.1f}, top {entry['g_top']:.1f}; "
-              f"{entry['segment_atoms']} atoms, {entry['n_relax_evaluations']}+{entry['n_force_evaluations']} calls, "
-              f"{entry['wall_s']:.1f} s", flush=True)
+        print(f"model  ({key}) d = {e['diameter_A'] / 10:.3f} nm, RBM {e['rbm']:.1f} cm⁻¹ "
+              f"(overlap {e['rbm_overlap']:.3f}), G+ {e['g_plus_axial']:.1f} cm⁻¹, "
+              f"G- {e['g_minus_circumferential']:.1f} cm⁻¹, top {e['g_top']:.1f} cm⁻¹; "
+              f"{e['segment_atoms']} atoms, {e['n_relax_evaluations']}+{e['n_force_evaluations']} calls, "
+              f"{e['wall_s']:.1f} s", flush=True)
+
+    result = run_farm("helical", [(f"cnt:{key}", None) for key in todo], SETTINGS, FARM_MODEL, db,
+                      scheduler=scheduler, progress=False, on_record=store)
+    # tubes a previous (killed) run of the farm finished: their rows were skipped, read them back
+    for row in ase.db.connect(db).select(job="helical", status="ok", settings_hash=result.meta["settings_hash"],
+                                         model_sha256=result.meta["model_sha256"]):
+        key = row.structure.removeprefix("cnt:")
+        if key in todo and key not in cache.data["model"]:
+            cache.data["model"][key] = entry(MODEL, row.data["summary"], row.wall_s)
+    cache.save()
 
 
 def run_reference(cache: Cache, tubes: list[str], force: bool) -> None:
@@ -202,18 +232,21 @@ def fit_rbm(entries: list[dict]) -> dict:
     """Least-squares line log ω_RBM = log C + p log d (d in nm), and the C of a forced p = −1 fit."""
     d = np.array([e["diameter_A"] / 10 for e in entries])
     w = np.array([e["rbm"] for e in entries])
-    (slope, intercept), cov = np.polyfit(np.log(d), np.log(w), 1, cov=len(d) > 3)
+    if len(d) > 3:
+        (slope, intercept), cov = np.polyfit(np.log(d), np.log(w), 1, cov=True)
+    else:  # too few tubes for a covariance
+        (slope, intercept), cov = np.polyfit(np.log(d), np.log(w), 1), None
     c_forced = float(np.exp(np.mean(np.log(w * d))))
     return {"slope": float(slope), "slope_stderr": float(np.sqrt(cov[0, 0])) if len(d) > 3 else None,
             "C_cm_nm": float(np.exp(intercept)), "C_cm_nm_at_slope_minus_1": c_forced, "n_tubes": len(d),
             "max_rel_dev_from_C_over_d": float(np.abs(w * d / c_forced - 1).max())}
 
 
-def figures(cache: Cache) -> list[Path]:
+def figures(cache: Cache, folder: Path = FIGURES) -> list[Path]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    FIGURES.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     out = []
     model, fit = cache.data["model"], cache.data.get("fit")
     if model and fit:
@@ -238,8 +271,8 @@ def figures(cache: Cache) -> list[Path]:
         ax.set(xlabel="diameter d (nm)", ylabel="ω_RBM (cm⁻¹)", title="Radial breathing mode, helical phonons")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(FIGURES / "rbm_vs_diameter.png", dpi=120)
-        out.append(FIGURES / "rbm_vs_diameter.png")
+        fig.savefig(folder / "rbm_vs_diameter.png", dpi=120)
+        out.append(folder / "rbm_vs_diameter.png")
     refs = [k for k in cache.data["gfn1"] if k in model]
     if refs:
         fig = Figure(figsize=(11, 4.8))
@@ -265,8 +298,8 @@ def figures(cache: Cache) -> list[Path]:
         ax_p.legend(fontsize=8, loc="upper left")
         ax_r.legend(fontsize=8, loc="lower right")
         fig.tight_layout()
-        fig.savefig(FIGURES / "gamma_model_vs_gfn1.png", dpi=120)
-        out.append(FIGURES / "gamma_model_vs_gfn1.png")
+        fig.savefig(folder / "gamma_model_vs_gfn1.png", dpi=120)
+        out.append(folder / "gamma_model_vs_gfn1.png")
     return out
 
 
@@ -278,12 +311,16 @@ def main() -> None:
     parser.add_argument("--no-reference", action="store_true", help="skip the GFN1-xTB reference")
     parser.add_argument("--force", action="store_true", help="recompute cached entries")
     parser.add_argument("--json", type=Path, default=RESULTS, help="cache / result file")
+    parser.add_argument("--db", default="nanotube_phonon_survey.db",
+                        help="ASE database of the model farm (resumable; default: %(default)s in this folder)")
+    parser.add_argument("--figures", type=Path, default=FIGURES, help="folder of the figures (default: docs/figures)")
+    parser.add_argument("--scheduler", default=None, help="Dask scheduler of the model farm: local:N or an address")
     args = parser.parse_args()
 
     cache = Cache(args.json)
     tubes = [tube_key(*parse_tube(t)) for t in args.tubes]
     refs = [] if args.no_reference else [tube_key(*parse_tube(t)) for t in args.reference]
-    run_model(cache, tubes + [r for r in refs if r not in tubes], args.force)
+    run_model(cache, tubes + [r for r in refs if r not in tubes], args.force, args.db, args.scheduler)
     if refs:
         run_reference(cache, refs, args.force)
 
@@ -310,8 +347,8 @@ def main() -> None:
         for section, c in comp.items():
             print(f"({key}) {section:11s} vs GFN1-xTB: Γ RMS {c['rms']:.2f} cm⁻¹, max {c['max']:.2f} cm⁻¹ "
                   f"({c['n_modes']} modes), ΔRBM {c['rbm']:+.2f}, ΔG+ {c['g_plus']:+.2f}, ΔG- {c['g_minus']:+.2f}")
-    for path in figures(cache):
-        print("wrote", path.relative_to(ROOT))
+    for path in figures(cache, args.figures):
+        print("wrote", path)
 
 
 if __name__ == "__main__":

@@ -156,6 +156,26 @@ def test_cli_farm_prints_units_and_provenance_and_skips_on_rerun(tmp_path, model
     assert "2 already in" in capsys.readouterr().out
 
 
+def test_the_survey_script_and_the_cli_command_share_rows():
+    """scripts/nanotube_phonon_survey.py's settings are those of the command docs/farms.md shows."""
+    import importlib.util
+    from pathlib import Path
+
+    from ase_relaxed.cli import build_parser
+    from ase_relaxed.cli.phonons import farm_settings
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "nanotube_phonon_survey.py"
+    spec = importlib.util.spec_from_file_location("nanotube_phonon_survey", path)
+    survey = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(survey)
+    args = build_parser().parse_args(["phonons", *[f"cnt:{t}" for t in survey.TUBES], "--helical", "--relax",
+                                      "--fixed-period", "--fmax", "1e-5", "--db", "survey.db"])
+    assert farm_settings(args) == survey.SETTINGS
+    assert (args.dtype or "float64") == survey.FARM_MODEL["dtype"] and args.model == survey.FARM_MODEL["model"]
+    default = build_parser().parse_args(["phonons", "cnt:5,5", "--helical", "--relax"])
+    assert farm.settings_hash(farm_settings(default)) != farm.settings_hash(survey.SETTINGS)
+
+
 def test_cli_single_structure_without_farm_options_is_unchanged(tmp_path, model_path, capsys):
     out = tmp_path / "one.extxyz"
     assert main(["eval", "diamond:C", "--model", model_path, "--device", "cpu", "--out", str(out)]) == 0

@@ -115,18 +115,23 @@ def _farm(args: argparse.Namespace) -> int:
     if args.dos or args.pdos or args.thermal or args.mesh is not None:
         raise InputError("--dos, --pdos, --thermal and --mesh write files per structure; a farm (several "
                          "structures, --db or --scheduler) stores Γ frequencies in the database only")
-    common = {"distance": args.distance, "relax": args.relax, "fmax": args.fmax,
-              "interaction_range": args.interaction_range}
     if args.helical:
         for spec in args.structure:
             parse_cnt(spec)  # every spec is checked before any work
         if args.supercell is not None:
             raise InputError("--supercell does not apply to --helical (the segment follows --interaction-range)")
-        settings = {**common, "relax_period": not args.fixed_period}
-        return run_farm_command(args, "helical", [(spec, None) for spec in args.structure], settings)
-    settings = {**common, "supercell": _ints(args.supercell, "--supercell"), "primitive": args.primitive,
-                "steps": args.steps, "subtract_residual_forces": args.subtract_residual_forces}
-    return run_farm_command(args, "phonons", expand_sources(args.structure, args.index), settings)
+        return run_farm_command(args, "helical", [(spec, None) for spec in args.structure], farm_settings(args))
+    return run_farm_command(args, "phonons", expand_sources(args.structure, args.index), farm_settings(args))
+
+
+def farm_settings(args: argparse.Namespace) -> dict:
+    """The settings of a phonon farm's tasks (what its database rows are keyed by, with the dtype)."""
+    common = {"distance": args.distance, "relax": args.relax, "fmax": args.fmax,
+              "interaction_range": args.interaction_range}
+    if args.helical:
+        return {**common, "relax_period": not args.fixed_period}
+    return {**common, "supercell": _ints(args.supercell, "--supercell"), "primitive": args.primitive,
+            "steps": args.steps, "subtract_residual_forces": args.subtract_residual_forces}
 
 
 def cmd_phonons(args: argparse.Namespace) -> int:
