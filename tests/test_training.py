@@ -130,6 +130,8 @@ def test_evaluation_command_prints_metrics_and_plots(tmp_path, data_file):
     )
     assert out.returncode == 0, out.stderr
     assert "forces_rmse" in out.stdout and "energy_rmse_per_atom" in out.stdout
+    lines = {line.split()[0]: line for line in out.stdout.splitlines() if line.strip()}
+    assert lines["energy_rmse_per_atom"].endswith("meV/atom") and lines["forces_rmse"].endswith("eV/Å")
     assert (tmp_path / "plots" / "parity.png").stat().st_size > 1000
     everything = json.loads((tmp_path / "m.json").read_text())
     # an independent oracle: the shipped calculator on every frame, against the file's reference forces

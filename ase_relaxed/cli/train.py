@@ -48,13 +48,14 @@ def _launch(args: argparse.Namespace, config) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from ..train.evaluate import test_model
+    from ..train.metrics import format_metrics
     from .common import check_output
 
     check_output(args.json, "--json")
     check_output(args.plots, "--plots", directory=True)
     metrics = test_model(args.model, args.data, plot_dir=args.plots, families=args.families)
-    for key, value in metrics.items():
-        print(f"{key:24s} {value}")
+    for line in format_metrics(metrics):
+        print(line)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(metrics, handle, indent=2)

@@ -77,3 +77,31 @@ def error_metrics(prediction: dict) -> dict[str, float]:
     if len(prediction["s"]):
         metrics["stress_rmse"] = float(np.sqrt(((prediction["s"] - prediction["s_ref"]) ** 2).mean()))
     return metrics
+
+
+#: how ``ase-relaxed test`` prints each metric: (unit, factor from the stored SI-like ASE unit)
+METRIC_UNITS = {
+    "energy_mae_per_atom": ("meV/atom", 1e3), "energy_rmse_per_atom": ("meV/atom", 1e3),
+    "forces_mae": ("eV/Å", 1.0), "forces_rmse": ("eV/Å", 1.0), "forces_std": ("eV/Å", 1.0),
+    "forces_rmse_over_std": ("(fraction of the label spread)", 1.0), "structures": ("structures", 1),
+    "stress_rmse": ("meV/Å³", 1e3), "consistency_rms": ("eV/Å (RMS of F + ∂E/∂r)", 1.0),
+}
+
+
+def format_metrics(metrics: dict) -> list[str]:
+    """One line per metric with its unit (stored values are eV/atom, eV/Å, eV/Å³; printed in the unit shown).
+
+    >>> format_metrics({"energy_rmse_per_atom": 0.0015, "forces_rmse": 0.12, "structures": 60})
+    ['energy_rmse_per_atom     1.5000 meV/atom', 'forces_rmse              0.1200 eV/Å', 'structures               60 structures']
+    """
+    lines = []
+    for key, value in metrics.items():
+        unit, factor = METRIC_UNITS.get(key, ("", 1.0))
+        if isinstance(value, int) and not isinstance(value, bool):
+            text = f"{value * factor}"
+        elif isinstance(value, float):
+            text = f"{value * factor:.4f}"
+        else:
+            text = str(value)
+        lines.append(f"{key:24s} {text} {unit}".rstrip())
+    return lines
