@@ -1,7 +1,8 @@
-"""Train, test and ship the default model ``carbon-gfn1`` (issue 4).
+"""Train, test and ship the GFN1-xTB carbon models: ``carbon-gfn1`` (issue 4) and ``carbon-gfn1-direct``.
 
-    python scripts/ship_carbon_model.py            # train (or resume), test, ship
+    python scripts/ship_carbon_model.py            # train (or resume), test, ship carbon-gfn1
     python scripts/ship_carbon_model.py --no-train # test and ship an existing run
+    python scripts/ship_carbon_model.py --name carbon-gfn1-direct   # the direct-force model (issue 16)
 
 Steps, each a plain ``ase-relaxed`` command so that anyone can rerun them:
 
@@ -24,8 +25,10 @@ from pathlib import Path
 
 from shipping import ROOT, register
 
-CONFIG = ROOT / "configs" / "carbon_gfn1.yaml"
-NAME = "carbon-gfn1"
+#: each shipped carbon model and the training config that makes it
+CONFIGS = {"carbon-gfn1": ROOT / "configs" / "carbon_gfn1.yaml",
+           "carbon-gfn1-direct": ROOT / "configs" / "carbon_gfn1_direct.yaml"}
+NOTES = {"carbon-gfn1-direct": "direct forces (1o head, not −∂E/∂r) trained with PITC+PISC; "}
 
 
 def run(*args: str) -> None:
@@ -36,14 +39,16 @@ def run(*args: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-train", action="store_true", help="skip training; ship the existing run")
+    parser.add_argument("--name", choices=sorted(CONFIGS), default="carbon-gfn1", help="which model (default %(default)s)")
     args = parser.parse_args()
 
     from ase_relaxed.train.config import TrainConfig
 
-    config = TrainConfig.from_yaml(CONFIG)
+    name, config_path = args.name, CONFIGS[args.name]
+    config = TrainConfig.from_yaml(config_path)
     out = Path(config.out_dir)
     if not args.no_train:
-        run("train", str(CONFIG), *(["--resume"] if (out / "checkpoint.pt").exists() else []))
+        run("train", str(config_path), *(["--resume"] if (out / "checkpoint.pt").exists() else []))
     model = out / "model.safetensors"
     metrics_path = out / "heldout_metrics.json"
     run("test", str(model), config.data.path, "--families", *config.data.test_families,
@@ -52,10 +57,11 @@ def main() -> None:
 
     figures = ROOT / "docs" / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(out / "plots" / "parity.png", figures / f"{NAME}-parity.png")
+    shutil.copyfile(out / "plots" / "parity.png", figures / f"{name}-parity.png")
     families = ", ".join(f.removeprefix("cnt") for f in config.data.test_families)
-    entry = register(NAME, model, "GFN1-xTB (tblite), data/carbon_gfn1.extxyz", config.model.species,
-                     config.model.cutoff, metrics, f"held-out CNT {families}", "made by scripts/ship_carbon_model.py")
+    entry = register(name, model, "GFN1-xTB (tblite), data/carbon_gfn1.extxyz", config.model.species,
+                     config.model.cutoff, metrics, f"held-out CNT {families}",
+                     f"{NOTES.get(name, '')}made by scripts/ship_carbon_model.py --name {name}")
     print(json.dumps(entry, indent=2, ensure_ascii=False))
 
 

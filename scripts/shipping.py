@@ -31,6 +31,7 @@ def register(name: str, model: Path, reference: str, species: list[str], cutoff:
             "forces_std": metrics["forces_std"],
             "forces_rmse_over_std": metrics["forces_rmse_over_std"],
             **({"stress_rmse": metrics["stress_rmse"]} if "stress_rmse" in metrics else {}),
+            **({"consistency_rms": metrics["consistency_rms"]} if "consistency_rms" in metrics else {}),
         },
         "note": note,
     }
