@@ -94,6 +94,32 @@ def test_relax_farm_equals_serial(tmp_path, model_path, cluster):
         assert b[key].data["settings"] == {**settings, "dtype": "float64"}
 
 
+def test_md_and_phonon_farms_equal_serial(tmp_path, model_path, cluster):
+    """Seeded Langevin MD and phonopy phonons give the same rows on the workers as in this process."""
+    from ase_relaxed.md.options import MDOptions
+
+    md = {k: v for k, v in MDOptions(ensemble="langevin", steps=6, temperature=500.0).model_dump().items()
+          if k not in ("structure", "index", "model", "device", "dtype", "traj", "log", "checkpoint", "quiet")}
+    phonons = {"distance": 0.01, "relax": False, "fmax": 1e-3, "interaction_range": None, "supercell": [1, 1, 1],
+               "primitive": "none", "steps": 10, "subtract_residual_forces": False}
+    for kind, settings in (("md", md), ("phonons", phonons)):
+        jobs = farm.expand_sources(["cnt:5,0", "diamond:C"])
+        for name, scheduler in (("serial", None), ("dask", cluster)):
+            result = farm.run_farm(kind, jobs, settings, {**model_options(model_path), "on_close": "ignore"},
+                                   str(tmp_path / f"{kind}-{name}.db"), scheduler=scheduler, progress=False)
+            assert (result.ok, result.failed) == (2, 0), [r["error"] for r in result.records]
+        a, b = rows(str(tmp_path / f"{kind}-serial.db")), rows(str(tmp_path / f"{kind}-dask.db"))
+        for key in a:
+            if kind == "md":
+                assert b[key].md_steps == 6 and np.abs(b[key].positions - dict(jobs)[key].positions).max() > 1e-4
+                np.testing.assert_allclose(b[key].positions, a[key].positions, atol=1e-9)
+                assert b[key].temperature_final == pytest.approx(a[key].temperature_final, rel=1e-8)
+            else:
+                gamma = b[key].data["gamma_frequencies_cm"]
+                assert len(gamma) == 3 * a[key].natoms and gamma.max() > 10.0  # cm⁻¹: not all zero modes
+                np.testing.assert_allclose(gamma, a[key].data["gamma_frequencies_cm"], atol=1e-6)
+
+
 def test_failing_structure_is_recorded_and_retried(tmp_path, model_path, cluster):
     bad = tmp_path / "overlap.extxyz"
     write(bad, Atoms("C2", positions=[[5, 5, 5], [5, 5, 5.1]], cell=[10, 10, 10], pbc=True))
