@@ -131,6 +131,23 @@ CASES = [
                              "{files}/garbage_data.extxyz"], "cannot read|not a data set"),
     ("data-resume-other-seed", ["data", "--method", "brenner", "-n", "3", "--seed", "5", "--resume", "--out",
                                 "{files}/data_seed0.extxyz"], "seed"),
+    # variational RG (ase-relaxed rg)
+    ("rg-sample-L-odd", ["rg", "sample", "--L", "7", "--out", "{tmp}/s.npz"], "even"),
+    ("rg-sample-L-too-small", ["rg", "sample", "--L", "2", "--out", "{tmp}/s.npz"], "--L.*>= 4"),
+    ("rg-sample-coupling-negative", ["rg", "sample", "--coupling", "-0.4", "--out", "{tmp}/s.npz"], "coupling"),
+    ("rg-sample-no-folder", ["rg", "sample", "--L", "4", "--out", "{tmp}/no/s.npz"], "does not exist"),
+    ("rg-train-missing-samples", ["rg", "train", "{tmp}/missing.npz"], "does not exist"),
+    ("rg-train-garbage-samples", ["rg", "train", "{files}/garbage.cif"], "not a readable"),
+    ("rg-train-layers-not-shrinking", ["rg", "train", "{files}/rg4.npz", "--layers", "16,8,8"], "shrink"),
+    ("rg-train-layers-wrong-lattice", ["rg", "train", "{files}/rg4.npz", "--layers", "400,100"], r"L\*L = 16"),
+    ("rg-train-layers-text", ["rg", "train", "{files}/rg4.npz", "--layers", "16,four"], "integers"),
+    ("rg-train-l1-negative", ["rg", "train", "{files}/rg4.npz", "--l1", "-1"], "l1"),
+    ("rg-train-resume-nothing", ["rg", "train", "{files}/rg4.npz", "--layers", "16,4", "--resume", "--out",
+                                 "{tmp}/none.safetensors"], "no checkpoint"),
+    ("rg-plot-missing-stack", ["rg", "plot", "{tmp}/none.safetensors", "--samples", "{files}/rg4.npz", "--out-dir",
+                               "{tmp}/p"], "does not exist"),
+    ("rg-plot-garbage-stack", ["rg", "plot", "{files}/garbage.safetensors", "--samples", "{files}/rg4.npz",
+                               "--out-dir", "{tmp}/p"], "safetensors|damaged|not a"),
 ]
 
 
@@ -158,6 +175,9 @@ def files(tmp_path_factory):
     (folder / "garbage.cif").write_bytes(b"data_nothing\n_cell_length_a x\nloop_\n\x00\x01 garbage")
     (folder / "empty.extxyz").write_text("")
     (folder / "garbage.safetensors").write_bytes(np.random.default_rng(0).bytes(512))
+    from ase_relaxed.rg.files import save_samples
+
+    save_samples(folder / "rg4.npz", np.ones((10, 4, 4)), {"L": 4})  # valid 4x4 samples for the rg cases
     write(folder / "c2.xyz", Atoms("C2", positions=[[0, 0, 0], [1.3, 0, 0]]))  # a molecule without a cell
     write(folder / "one.extxyz", Atoms("C2", positions=[[0, 0, 0], [1.4, 0, 0]], cell=[6, 6, 6], pbc=True))
     labelled = generate_dataset(folder / "labelled.extxyz", DataConfig(method="brenner", n_structures=10, seed=0),

@@ -3,7 +3,8 @@
 A receptive field is a column of :math:`W^{(1)}\\cdots W^{(l)}` reshaped to ``L x L``; its weight map is
 :math:`w_x = |f_x|`.  The centre is the periodic (circular) mean of :math:`w`; distances are minimum-image.
 Locality score: :math:`S_R = \\sum_{|x-c|\\le R} w_x / \\sum_x w_x`; effective radius:
-:math:`r_{eff} = (\\sum_x w_x |x-c|^2 / \\sum_x w_x)^{1/2}`.  The null model shuffles each field's pixels.
+:math:`r_{eff} = (\\sum_x w_x |x-c|^2 / \\sum_x w_x)^{1/2}`; half-weight radius :math:`R_{1/2}`: the smallest
+site distance with :math:`S_R \\ge 1/2`.  The null model shuffles each field's pixels.
 """
 
 from __future__ import annotations
@@ -72,6 +73,20 @@ def effective_radius(field: np.ndarray) -> float:
     return float(np.sqrt((w * d**2).sum() / w.sum()))
 
 
+def half_weight_radius(field: np.ndarray) -> float:
+    """Smallest :math:`R` (a site distance) with :math:`S_R \\ge 1/2`: the blob size, insensitive to a weak tail.
+
+    >>> f = np.full((10, 10), 1e-3); f[5, 4:7] = 1.0
+    >>> half_weight_radius(f)
+    1.0
+    """
+    w = _weights(field)
+    d = periodic_distances(w.shape[0], field_centre(w)).ravel()
+    order = np.argsort(d, kind="stable")
+    mass = np.cumsum(w.ravel()[order]) / w.sum()
+    return float(d[order][np.searchsorted(mass, 0.5)])
+
+
 def summarize_fields(fields: np.ndarray, L: int, radius: float, seed: int = 0) -> dict[str, float]:
     """Mean locality score and effective radius of the columns of ``fields`` ``(L*L, n)``, and of shuffled copies.
 
@@ -85,7 +100,8 @@ def summarize_fields(fields: np.ndarray, L: int, radius: float, seed: int = 0) -
     if f.ndim != 2 or f.shape[0] != L * L:
         raise InputError(f"fields must have shape ({L * L}, n_hidden), got {f.shape}")
     rng = np.random.default_rng(seed)
-    out = {"locality": [], "locality_shuffled": [], "radius": [], "radius_shuffled": []}
+    out = {"locality": [], "locality_shuffled": [], "radius": [], "radius_shuffled": [], "radius_half": [],
+           "radius_half_shuffled": []}
     for j in range(f.shape[1]):
         field = f[:, j].reshape(L, L)
         shuffled = rng.permutation(f[:, j]).reshape(L, L)
@@ -93,7 +109,10 @@ def summarize_fields(fields: np.ndarray, L: int, radius: float, seed: int = 0) -
         out["locality_shuffled"].append(locality_score(shuffled, radius))
         out["radius"].append(effective_radius(field))
         out["radius_shuffled"].append(effective_radius(shuffled))
+        out["radius_half"].append(half_weight_radius(field))
+        out["radius_half_shuffled"].append(half_weight_radius(shuffled))
     summary = {key: float(np.mean(v)) for key, v in out.items()}
     summary["locality_std"] = float(np.std(out["locality"]))
     summary["locality_shuffled_std"] = float(np.std(out["locality_shuffled"]))
+    summary["radius_half_median"] = float(np.median(out["radius_half"]))
     return summary

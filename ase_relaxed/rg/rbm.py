@@ -183,14 +183,88 @@ class _FewThreads:
             torch.set_num_threads(self.saved)
 
 
-def train_rbm(rbm: RBM, data: torch.Tensor | np.ndarray, epochs: int = 10, lr: float = 0.01, batch_size: int = 100,
-              k: int = 1, persistent: bool = False, l1: float = 0.0, momentum: float = 0.5, seed: int = 0,
-              callback=None) -> RBM:
-    """Train ``rbm`` in place on ±1 ``data`` ``(n, n_visible)`` by CD-k (or PCD when ``persistent``) with L1 on ``W``.
+class CDTrainer:
+    """CD-k (or PCD when ``persistent``) training of ``rbm`` on ±1 ``data``, one epoch per :meth:`run_epoch`.
 
     Per mini-batch :math:`\\Delta W = \\eta[\\langle v\\tanh(b+v^\\top W)^\\top\\rangle_{data} -
     \\langle\\cdot\\rangle_{chain} - \\lambda_1\\,\\mathrm{sign}\\,W]` (same for ``a``, ``b`` without L1),
-    with momentum.  ``callback(epoch, rbm)`` runs after each epoch.
+    with momentum.  :meth:`state` holds everything the next epoch depends on (epoch count, momentum, random
+    generator, persistent chains), so a trainer restored with :meth:`load_state` continues bit for bit.
+
+    >>> rbm = RBM(3, 2, dtype=torch.float64, device="cpu")
+    >>> t = CDTrainer(rbm, np.array([[1, 1, 1], [-1, -1, -1]] * 10), batch_size=5)
+    >>> t.run_epoch(); t.epoch, sorted(t.state())
+    (1, ['epoch', 'generator', 'vel.W', 'vel.a', 'vel.b'])
+    """
+
+    def __init__(self, rbm: RBM, data: torch.Tensor | np.ndarray, lr: float = 0.01, batch_size: int = 100,
+                 k: int = 1, persistent: bool = False, l1: float = 0.0, momentum: float = 0.5, seed: int = 0) -> None:
+        self.rbm = rbm
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.k = check_int("k", k, 1)
+        self.lr = check_float("lr", lr, positive=True)
+        self.l1 = check_float("l1", l1, minimum=0.0)
+        self.momentum = check_float("momentum", momentum, minimum=0.0)
+        self.persistent = bool(persistent)
+        self.x = rbm._as_tensor(data, rbm.n_visible, "data")
+        if not bool(torch.all(self.x.abs() == 1)):
+            raise InputError("data must hold only +1 and -1 (spin units)")
+        self.gen = torch.Generator(device=self.x.device).manual_seed(int(seed))
+        n = self.x.shape[0]
+        self.batch_size = min(self.batch_size, n)
+        self.chains = (self.x[torch.randint(n, (self.batch_size,), generator=self.gen, device=self.x.device)].clone()
+                       if self.persistent else None)
+        self.vel = [torch.zeros_like(p) for p in (rbm.W, rbm.a, rbm.b)]
+        self.epoch = 0
+
+    def run_epoch(self) -> None:
+        """One pass over the shuffled data in mini-batches (a last incomplete batch is skipped)."""
+        rbm, x, n = self.rbm, self.x, self.x.shape[0]
+        with _FewThreads(rbm):
+            order = torch.randperm(n, generator=self.gen, device=x.device)
+            for start in range(0, n - self.batch_size + 1, self.batch_size):
+                v0 = x[order[start:start + self.batch_size]]
+                h0 = rbm.mean_hidden(v0)
+                if self.persistent:
+                    self.chains = rbm.gibbs(self.chains, self.k, self.gen)
+                    vk = self.chains
+                else:
+                    vk = rbm.gibbs(v0, self.k, self.gen)
+                hk = rbm.mean_hidden(vk)
+                grads = ((v0.T @ h0 - vk.T @ hk) / v0.shape[0] - self.l1 * torch.sign(rbm.W),
+                         (v0 - vk).mean(0), (h0 - hk).mean(0))
+                for p, g, vv in zip((rbm.W, rbm.a, rbm.b), grads, self.vel):
+                    vv.mul_(self.momentum).add_(g, alpha=self.lr)
+                    p.data.add_(vv)
+        self.epoch += 1
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """CPU tensors of the training state (not the weights): ``epoch``, ``generator``, ``vel.*``, ``chains``."""
+        out = {"epoch": torch.tensor([self.epoch], dtype=torch.int64), "generator": self.gen.get_state().clone()}
+        out.update({f"vel.{name}": v.detach().cpu().clone() for name, v in zip("Wab", self.vel)})
+        if self.chains is not None:
+            out["chains"] = self.chains.detach().cpu().clone()
+        return out
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore what :meth:`state` returned (shapes checked)."""
+        for name, v in zip("Wab", self.vel):
+            t = state[f"vel.{name}"]
+            if t.shape != v.shape:
+                raise InputError(f"training state vel.{name} has shape {tuple(t.shape)}, expected {tuple(v.shape)}")
+            v.copy_(t)
+        if self.persistent:
+            if "chains" not in state or state["chains"].shape != self.chains.shape:
+                raise InputError("training state has no persistent chains of the right shape")
+            self.chains.copy_(state["chains"])
+        self.gen.set_state(state["generator"].to(torch.uint8))
+        self.epoch = int(state["epoch"][0])
+
+
+def train_rbm(rbm: RBM, data: torch.Tensor | np.ndarray, epochs: int = 10, lr: float = 0.01, batch_size: int = 100,
+              k: int = 1, persistent: bool = False, l1: float = 0.0, momentum: float = 0.5, seed: int = 0,
+              callback=None) -> RBM:
+    """Train ``rbm`` in place for ``epochs`` epochs of :class:`CDTrainer`; ``callback(epoch, rbm)`` after each.
 
     >>> data = np.array([[1, 1, 1], [-1, -1, -1]] * 50)
     >>> rbm = train_rbm(RBM(3, 2, dtype=torch.float64, device="cpu"), data, epochs=30, lr=0.1, batch_size=20)
@@ -198,44 +272,13 @@ def train_rbm(rbm: RBM, data: torch.Tensor | np.ndarray, epochs: int = 10, lr: f
     True
     """
     epochs = check_int("epochs", epochs, 1)
-    batch_size = check_int("batch_size", batch_size, 1)
-    k = check_int("k", k, 1)
-    lr = check_float("lr", lr, positive=True)
-    l1 = check_float("l1", l1, minimum=0.0)
-    momentum = check_float("momentum", momentum, minimum=0.0)
-    x = rbm._as_tensor(data, rbm.n_visible, "data")
-    if not bool(torch.all(x.abs() == 1)):
-        raise InputError("data must hold only +1 and -1 (spin units)")
-    gen = torch.Generator(device=x.device).manual_seed(int(seed))
-    n = x.shape[0]
-    batch_size = min(batch_size, n)
-    chains = x[torch.randint(n, (batch_size,), generator=gen, device=x.device)].clone() if persistent else None
-    vel = [torch.zeros_like(p) for p in (rbm.W, rbm.a, rbm.b)]
-    with _FewThreads(rbm):
-        _epochs(rbm, x, epochs, lr, batch_size, k, persistent, l1, momentum, gen, chains, vel, callback)
-    return rbm
-
-
-def _epochs(rbm, x, epochs, lr, batch_size, k, persistent, l1, momentum, gen, chains, vel, callback) -> None:
-    n = x.shape[0]
+    trainer = CDTrainer(rbm, data, lr=lr, batch_size=batch_size, k=k, persistent=persistent, l1=l1,
+                        momentum=momentum, seed=seed)
     for epoch in range(epochs):
-        order = torch.randperm(n, generator=gen, device=x.device)
-        for start in range(0, n - batch_size + 1, batch_size):
-            v0 = x[order[start:start + batch_size]]
-            h0 = rbm.mean_hidden(v0)
-            if persistent:
-                chains = rbm.gibbs(chains, k, gen)
-                vk = chains
-            else:
-                vk = rbm.gibbs(v0, k, gen)
-            hk = rbm.mean_hidden(vk)
-            grads = ((v0.T @ h0 - vk.T @ hk) / v0.shape[0] - l1 * torch.sign(rbm.W),
-                     (v0 - vk).mean(0), (h0 - hk).mean(0))
-            for p, g, vv in zip((rbm.W, rbm.a, rbm.b), grads, vel):
-                vv.mul_(momentum).add_(g, alpha=lr)
-                p.data.add_(vv)
+        trainer.run_epoch()
         if callback is not None:
             callback(epoch, rbm)
+    return rbm
 
 
 def kl_divergence(rbm: RBM, states: np.ndarray, probabilities: np.ndarray) -> float:

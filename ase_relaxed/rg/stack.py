@@ -44,6 +44,7 @@ class RBMStack(torch.nn.Module):
             RBM(n_v, n_h, seed=seed + i, dtype=dtype, device=device, weight_scale=weight_scale)
             for i, (n_v, n_h) in enumerate(zip(self.sizes[:-1], self.sizes[1:])))
         self.metadata: dict = {}
+        self.extra: dict[str, torch.Tensor] = {}
 
     @property
     def n_layers(self) -> int:
@@ -86,13 +87,39 @@ class RBMStack(torch.nn.Module):
             x = rbm.sample_visible(x, gen)
         return x
 
-    def reconstruct(self, v: torch.Tensor | np.ndarray, layer: int, seed: int = 0) -> torch.Tensor:
-        """Up to ``layer`` and back down: :math:`v \\to h^{(l)} \\to v'` by sampled passes.
+    def reconstruct(self, v: torch.Tensor | np.ndarray, layer: int, seed: int = 0,
+                    gibbs_steps: int = 0) -> torch.Tensor:
+        """Up to ``layer`` and back down, :math:`v \\to h^{(l)} \\to v'`, by sampled passes.
+
+        ``gibbs_steps`` > 0 first runs that many block-Gibbs steps :math:`h^{(l-1)} \\leftrightarrow h^{(l)}`
+        in the top RBM (a DBN sample of the top layer's model rather than of one up pass) before going down.
 
         >>> RBMStack([4, 2], device="cpu").reconstruct(np.ones((2, 4)), 1).abs().unique().tolist()
         [1.0]
         """
-        return self.down(self.up(v, layer, seed), layer, seed)
+        layer = self._layer(layer)
+        gibbs_steps = check_int("gibbs_steps", gibbs_steps, 0)
+        if gibbs_steps == 0 or layer == 0:
+            return self.down(self.up(v, layer, seed), layer, seed)
+        top = self.layers[layer - 1]
+        gen = torch.Generator(device=top.W.device).manual_seed(int(seed) + 2)
+        below = top.gibbs(self.up(v, layer - 1, seed), gibbs_steps, gen)
+        return self.down(below, layer - 1, seed)
+
+    def hidden_data(self, data: torch.Tensor | np.ndarray, layer: int, seed: int = 0) -> torch.Tensor:
+        """Training input of RBM ``layer`` (0-based): :math:`h^{(l)}` drawn layer by layer with generators
+        seeded ``seed + 100 + i``, so that the same lower layers always give the same input (resumes).
+
+        >>> RBMStack([4, 2, 1], device="cpu").hidden_data(np.ones((3, 4)), 1).shape
+        torch.Size([3, 2])
+        """
+        layer = check_int("layer", layer, 0)
+        if layer >= self.n_layers:
+            raise InputError(f"layer must be between 0 and {self.n_layers - 1}, got {layer}")
+        x = self.layers[0]._as_tensor(data, self.sizes[0], "data")
+        for i in range(layer):
+            x = self.layers[i].sample_hidden(x, torch.Generator(device=x.device).manual_seed(seed + 100 + i))
+        return x
 
     def fit(self, data: torch.Tensor | np.ndarray, start_layer: int = 0, callback=None, seed: int = 0,
             **train_kwargs) -> None:
@@ -103,12 +130,10 @@ class RBMStack(torch.nn.Module):
         >>> s = RBMStack([4, 2], device="cpu"); s.fit(np.ones((10, 4)), epochs=1, batch_size=5); s.n_layers
         1
         """
-        x = self.up(data, start_layer, seed=seed)
         for i in range(start_layer, self.n_layers):
-            train_rbm(self.layers[i], x, seed=seed + i, **train_kwargs)
+            train_rbm(self.layers[i], self.hidden_data(data, i, seed), seed=seed + i, **train_kwargs)
             if callback is not None:
                 callback(i, self)
-            x = self.layers[i].sample_hidden(x, torch.Generator(device=x.device).manual_seed(seed + 100 + i))
 
     def receptive_fields(self, layer: int) -> torch.Tensor:
         """Products of weight matrices :math:`W^{(1)}W^{(2)}\\cdots W^{(l)}`: column ``j`` is hidden unit ``j``'s field.
@@ -124,8 +149,11 @@ class RBMStack(torch.nn.Module):
             field = field @ rbm.W
         return field.detach()
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, extra: dict[str, torch.Tensor] | None = None) -> None:
         """Write weights to a ``.safetensors`` file with the sizes and :attr:`metadata` as a JSON header.
+
+        ``extra`` tensors (a training state) are stored as ``train.<name>``; the file is written to a temporary
+        name and renamed, so a kill mid-write leaves the previous file intact.
 
         >>> import tempfile
         >>> p = os.path.join(tempfile.mkdtemp(), "s.safetensors"); s = RBMStack([4, 2], device="cpu"); s.save(p)
@@ -138,15 +166,21 @@ class RBMStack(torch.nn.Module):
         for i, rbm in enumerate(self.layers):
             for name in ("W", "a", "b"):
                 tensors[f"layer{i}.{name}"] = getattr(rbm, name).detach().cpu().contiguous()
+        for name, t in (extra or {}).items():
+            tensors[f"train.{name}"] = t.detach().cpu().contiguous()
         header = {"format": FORMAT, "ase_relaxed.rg": json.dumps(
             {"sizes": self.sizes, "units": "spin (+1/-1)", "package_version": __version__,
              "metadata": self.metadata})}
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        save_file(tensors, str(path), metadata=header)
+        tmp = Path(f"{path}.tmp{os.getpid()}")
+        save_file(tensors, str(tmp), metadata=header)
+        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device | None = None) -> RBMStack:
         """Read a file written by :meth:`save` (safetensors only; a pickle or a damaged file is refused).
+
+        Extra tensors saved with it are in :attr:`extra` (names without the ``train.`` prefix).
 
         >>> RBMStack.load("/nonexistent.safetensors")
         Traceback (most recent call last):
@@ -168,4 +202,5 @@ class RBMStack(torch.nn.Module):
                     raise ModelFileError(f"{str(path)!r}: tensor layer{i}.{name} has a wrong shape or NaN values")
                 getattr(rbm, name).data.copy_(t)
         stack.metadata = info.get("metadata", {})
+        stack.extra = {k.removeprefix("train."): t for k, t in tensors.items() if k.startswith("train.")}
         return stack
