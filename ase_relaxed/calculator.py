@@ -29,7 +29,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 
 from . import keys
 from ._version import __version__
-from .errors import DeviceError, InputError, NonConservativeForcesWarning
+from .errors import DeviceError, InputError, NonConservativeForcesWarning, OutOfDomainWarning
 from .graph import atoms_to_graph, batch_graphs, check_atoms, check_distances, has_volume, neighbor_list
 from .models import ForceStressOutput, load_model
 from .models.energy import EnergyModel
@@ -126,6 +126,11 @@ class RelaxedCalculator(Calculator):
     every cell with a volume V, vacuum included, so tubes and slabs in a box
     have it too; only cells without volume (molecules) raise
     ``PropertyNotImplementedError``.
+
+    When the model file records its training domain (:mod:`ase_relaxed.models.domain`),
+    ``calc.results["domain_distance"]`` holds each atom's descriptor distance to the training
+    environments (1 = the training coverage radius), and an ``OutOfDomainWarning`` names the atoms
+    beyond the domain's threshold, once per calculator.
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
@@ -162,6 +167,9 @@ class RelaxedCalculator(Calculator):
         #: False for direct-force models: forces from an output head, not −∂E/∂r
         self.conservative = bool(getattr(self.model, "conservative", True))
         self._warned_not_conservative: set[str] = set()
+        #: the model's training domain (models/domain.py), or None when its file records none
+        self.domain = getattr(module, "domain", None)
+        self._warned_domain = False
         self.species = list(self.model.config.species)
         self.cutoff = float(self.model.config.cutoff)
         self.neighbor_backend = neighbor_list
@@ -179,7 +187,8 @@ class RelaxedCalculator(Calculator):
 
         ``model``: the shipped name or file path given, or "in-memory module"; ``model_sha256``: SHA-256 of
         the model file when the calculator loaded one (None for a module); ``dtype``, ``device``,
-        ``version`` (of ase_relaxed), ``forces`` ("conservative" or "direct") and the neighbour-list settings.
+        ``version`` (of ase_relaxed), ``forces`` ("conservative" or "direct"), ``domain`` (the training-domain
+        check, None if the model file has none) and the neighbour-list settings.
 
         >>> RelaxedCalculator("demo-carbon-random", device="cpu").todict()["model"]
         'demo-carbon-random'
@@ -188,6 +197,8 @@ class RelaxedCalculator(Calculator):
             "model": self.model_name,
             "model_sha256": self.model_sha256,
             "forces": "conservative" if self.conservative else "direct",
+            "domain": None if self.domain is None else {"factor": self.domain.factor,
+                                                        "n_reference": int(self.domain.reference.shape[0])},
             "dtype": str(self.dtype).removeprefix("torch."),
             "device": str(self.device),
             "version": __version__,
@@ -266,6 +277,7 @@ class RelaxedCalculator(Calculator):
             self._check_stress(self.atoms)
         out = self._evaluate(self._graph(self.atoms), stress=want_stress)
         self.results = self._to_results(out, 0, out[keys.FORCES], out[keys.ATOMIC_ENERGY], want_stress)
+        self._domain_check(self.results, out.get(keys.NODE_FEATURES))
 
     @staticmethod
     def _to_results(out, index: int, forces, energies, stress: bool, prefix: str = "") -> dict:
@@ -311,9 +323,29 @@ class RelaxedCalculator(Calculator):
             sizes = [int(g[keys.NUM_ATOMS][0]) for g in chunk]
             forces = torch.split(out[keys.FORCES], sizes)
             energies = torch.split(out[keys.ATOMIC_ENERGY], sizes)
+            features = torch.split(out[keys.NODE_FEATURES], sizes) if keys.NODE_FEATURES in out else [None] * len(sizes)
             for k in range(len(chunk)):
-                results.append(self._to_results(out, k, forces[k], energies[k], want_stress, f"image {len(results)}: "))
+                prefix = f"image {len(results)}: "
+                results.append(self._to_results(out, k, forces[k], energies[k], want_stress, prefix))
+                self._domain_check(results[-1], features[k], prefix)
         return results
+
+    def _domain_check(self, results: dict, features: torch.Tensor | None, prefix: str = "") -> None:
+        """Add ``results["domain_distance"]`` (per atom, 1 = the training coverage radius) and warn once,
+        naming the atoms, when some lie beyond the domain's factor (:mod:`ase_relaxed.models.domain`)."""
+        if self.domain is None or features is None:
+            return
+        distance = self.domain.distances(features)
+        results["domain_distance"] = distance.numpy().copy()
+        outside = torch.nonzero(distance > self.domain.factor).flatten().tolist()
+        if outside and not self._warned_domain:
+            self._warned_domain = True
+            shown = ", ".join(map(str, outside[:12])) + (", ..." if len(outside) > 12 else "")
+            warnings.warn(f"{prefix}{len(outside)} of {len(distance)} atoms lie outside the training domain of "
+                          f"model {self.model_name!r} (descriptor distance up to {float(distance.max()):.2f} × the "
+                          f"training coverage radius, threshold {self.domain.factor:g}): atoms [{shown}]; its "
+                          "results there are extrapolations (warned once per calculator)", OutOfDomainWarning,
+                          stacklevel=4)
 
     def _chunks(self, graphs: list[dict]) -> Iterable[list[dict]]:
         chunk, edges = [], 0

@@ -23,3 +23,7 @@ class Interrupted(AseRelaxedError):
 
 class NonConservativeForcesWarning(UserWarning):
     """Forces of a direct-force model used where only −∂E/∂r makes sense (NVE, phonons)."""
+
+
+class OutOfDomainWarning(UserWarning):
+    """Atoms whose environments lie far from every environment the model was trained on."""

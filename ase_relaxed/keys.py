@@ -19,5 +19,6 @@ FORCES = "forces"  # (n, 3) float, eV/Å
 DIRECT_FORCES = "direct_forces"  # (n, 3) float, eV/Å: a direct-force model's 1o output head
 GRADIENT_FORCES = "gradient_forces"  # (n, 3) float, eV/Å: −∂E/∂r of a direct-force model (consistency checks)
 STRESS = "stress"  # (g, 3, 3) float, eV/Å^3 (ASE sign convention)
+NODE_FEATURES = "node_features"  # (n, c·T) float: the invariant (0e) features of every block, a descriptor
 
 FLOAT_KEYS = (POSITIONS, CELL, EDGE_SHIFT)

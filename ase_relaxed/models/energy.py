@@ -105,15 +105,17 @@ class EnergyModel(torch.nn.Module):
         edge_radial = self.radial_basis(lengths)
 
         h = self.embedding(onehot)
+        channels = self.config.channels
+        invariants = []  # each block's 0e features (the Gate puts scalars first): the model's own descriptor
         for block in self.interactions:
             h = block(h, onehot, data[keys.EDGE_INDEX], edge_attr, edge_radial)
-        channels = self.config.channels
+            invariants.append(h[:, :channels])
         scale = self.energy_scale[species].to(dtype)
         atomic = self.readout(h[:, :channels]).squeeze(-1)  # the Gate puts the scalars first
         atomic = atomic * scale + self.energy_shift[species].to(dtype)
         num_graphs = data[keys.CELL].shape[0]
         energy = torch.zeros(num_graphs, dtype=dtype, device=atomic.device).index_add(0, data[keys.BATCH], atomic)
-        out = {**data, keys.ATOMIC_ENERGY: atomic, keys.ENERGY: energy}
+        out = {**data, keys.ATOMIC_ENERGY: atomic, keys.ENERGY: energy, keys.NODE_FEATURES: torch.cat(invariants, 1)}
         if self.force_head is not None:
             out[keys.DIRECT_FORCES] = self.force_head(h[:, channels:]) * scale.unsqueeze(-1)
         return out

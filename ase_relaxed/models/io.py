@@ -27,6 +27,7 @@ import torch
 
 from .._version import __version__
 from ..errors import InputError, ModelFileError
+from .domain import TENSOR_PREFIX, Domain
 from .registry import kind_of_config, model_kind
 
 FORMAT = "ase_relaxed-model-v1"
@@ -47,6 +48,10 @@ def save_model(model: torch.nn.Module, path: str | os.PathLike, training: dict |
         "training": training if training is not None else getattr(model, "training_info", {"method": "untrained"}),
     }
     tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
+    domain = getattr(model, "domain", None)
+    if domain is not None:  # the training domain (models/domain.py) travels with the weights
+        tensors.update({k: v.cpu() for k, v in domain.tensors().items()})
+        metadata["domain"] = domain.metadata()
     header = {
         "format": FORMAT,
         "ase_relaxed.config": json.dumps(config.to_dict()),
@@ -107,15 +112,23 @@ def load_model(path: str | os.PathLike) -> torch.nn.Module:
     """Rebuild the model stored in ``path`` (weights exactly as saved), in eval mode.
 
     The model remembers where it came from: ``model.source_file`` (the path) and ``model.sha256``
-    (:func:`file_sha256` of the file), which ``RelaxedCalculator.todict()`` reports.
+    (:func:`file_sha256` of the file), which ``RelaxedCalculator.todict()`` reports; ``model.domain`` is its
+    training domain (:class:`~ase_relaxed.models.domain.Domain`) when the file holds one, else None.
     """
     config, metadata, tensors = read_model_file(path)
     model = kind_of_config(config).build(config)
+    domain_tensors = {k: tensors.pop(k) for k in [k for k in tensors if k.startswith(TENSOR_PREFIX)]}
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as error:
         raise ModelFileError(f"weights in {str(path)!r} do not match its configuration: {error}") from None
     model.training_info = metadata.get("training", {})
+    model.domain = None
+    if domain_tensors:
+        try:
+            model.domain = Domain.from_file_parts(domain_tensors, metadata["domain"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ModelFileError(f"{str(path)!r} has a damaged training-domain record: {error!r}") from None
     model.metadata = metadata
     model.source_file = str(path)
     model.sha256 = file_sha256(path)

@@ -69,7 +69,7 @@ class ForceStressOutput(torch.nn.Module):
             results[keys.FORCES] = -grads[0]
         if compute_stress:
             results[keys.STRESS] = self._stress(grads[-1], data)
-        return self._finish(results)
+        return self._finish(results, out)
 
     def _energy(self, data: dict[str, torch.Tensor], position_grad: bool, compute_stress: bool):
         """The energy model's output with positions (and a symmetric strain ε, for stress) as leaves."""
@@ -103,7 +103,9 @@ class ForceStressOutput(torch.nn.Module):
         stress = strain_gradient / torch.where(has_volume, volume, torch.ones_like(volume)).to(self.dtype)
         return torch.where(has_volume, stress, torch.full_like(stress, float("nan")))
 
-    def _finish(self, results: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def _finish(self, results: dict[str, torch.Tensor], out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if keys.NODE_FEATURES in out:  # the per-atom descriptor, for the domain check (models/domain.py)
+            results[keys.NODE_FEATURES] = out[keys.NODE_FEATURES]
         if not self.training:
             results = {k: v.detach() for k, v in results.items()}
         return {k: v.to(torch.float64) for k, v in results.items()}
@@ -151,4 +153,4 @@ class DirectForceOutput(ForceStressOutput):
             results[keys.GRADIENT_FORCES] = -grads[0]
         if compute_stress:
             results[keys.STRESS] = self._stress(grads[-1], data)
-        return self._finish(results)
+        return self._finish(results, out)

@@ -1,0 +1,137 @@
+"""The training-domain check: descriptor distances to the training environments, stored with the model,
+reported per atom by the calculator, with one warning naming the atoms outside."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import bulk
+from conftest import TINY, tiny_model
+
+from ase_relaxed import ModelConfig, RelaxedCalculator, build_model
+from ase_relaxed.errors import ModelFileError, OutOfDomainWarning
+from ase_relaxed.models import load_model, save_model
+from ase_relaxed.models.domain import environment_descriptors, fit_domain
+from ase_relaxed.structures import build_nanotube
+
+
+def rattled_tube(n, m, seed, sigma=0.05):
+    tube = build_nanotube(n, m, length=3)
+    tube.positions += np.random.default_rng(seed).normal(scale=sigma, size=tube.positions.shape)
+    return tube
+
+
+def chain():
+    atoms = Atoms("C6", positions=[[0, 0, 1.28 * i] for i in range(6)], cell=[10, 10, 1.28 * 6],
+                  pbc=[False, False, True])
+    atoms.center(axis=(0, 1))
+    return atoms
+
+
+@pytest.fixture(scope="module")
+def model_with_domain():
+    model = build_model(ModelConfig(**{**TINY, "species": ["C"]}))
+    train = [rattled_tube(n, m, seed) for seed, (n, m) in enumerate([(8, 0), (10, 0), (5, 5), (6, 3)] * 6)]
+    model.domain = fit_domain(environment_descriptors(model, train), n_reference=256, info={"fitted_on": "tubes"})
+    return model
+
+
+def test_farthest_point_sample_covers_every_training_environment():
+    x = torch.randn(300, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    domain = fit_domain(x, n_reference=40)
+    distances = domain.distances(x)
+    assert domain.reference.shape == (40, 5)
+    assert distances.max() == pytest.approx(1.0) and distances.min() == 0.0  # ρ is attained; references sit at 0
+    with pytest.raises(ValueError, match="components"):
+        domain.distances(x[:, :3])
+
+
+def test_tubes_are_in_domain_diamond_and_a_chain_are_not(model_with_domain):
+    calc = RelaxedCalculator(model_with_domain, device="cpu")
+    held_out = rattled_tube(7, 0, seed=99)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDomainWarning)
+        held_out.calc = calc
+        held_out.get_potential_energy()
+    assert calc.results["domain_distance"].shape == (len(held_out),)
+    assert calc.results["domain_distance"].max() < model_with_domain.domain.factor
+    for atoms in (bulk("C", "diamond", a=3.567, cubic=True), chain()):
+        fresh = RelaxedCalculator(model_with_domain, device="cpu")
+        with pytest.warns(OutOfDomainWarning, match=r"atoms \[0, 1"):
+            fresh.get_potential_energy(atoms)
+        assert (fresh.results["domain_distance"] > model_with_domain.domain.factor).all()
+
+
+def test_warned_once_and_batched_results_carry_the_distance(model_with_domain):
+    calc = RelaxedCalculator(model_with_domain, device="cpu")
+    images = [rattled_tube(7, 0, seed=5), bulk("C", "diamond", a=3.567, cubic=True), chain()]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = calc.calculate_batch(images)
+        calc.calculate_batch(images)
+    assert sum(issubclass(w.category, OutOfDomainWarning) for w in caught) == 1
+    assert "image 1" in str(next(w for w in caught if issubclass(w.category, OutOfDomainWarning)).message)
+    single = RelaxedCalculator(model_with_domain, device="cpu")
+    for atoms, result in zip(images, results):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            single.get_potential_energy(atoms.copy())
+        np.testing.assert_allclose(result["domain_distance"], single.results["domain_distance"], atol=1e-9)
+
+
+def test_domain_travels_with_the_model_file(model_with_domain, tmp_path):
+    save_model(model_with_domain, tmp_path / "m.safetensors")
+    loaded = load_model(tmp_path / "m.safetensors")
+    assert torch.equal(loaded.domain.reference, model_with_domain.domain.reference)
+    assert loaded.domain.radius == model_with_domain.domain.radius and loaded.domain.info["fitted_on"] == "tubes"
+    calc = RelaxedCalculator(tmp_path / "m.safetensors", device="cpu")
+    assert calc.todict()["domain"]["n_reference"] == 256
+    plain = tmp_path / "plain.safetensors"
+    save_model(tiny_model("float64"), plain)
+    calc = RelaxedCalculator(plain, device="cpu")
+    calc.get_potential_energy(chain())
+    assert calc.domain is None and "domain_distance" not in calc.results and calc.todict()["domain"] is None
+
+
+def test_a_damaged_domain_record_is_a_model_file_error(model_with_domain, tmp_path):
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+
+    path = tmp_path / "m.safetensors"
+    save_model(model_with_domain, path)
+    with safe_open(str(path), framework="pt") as handle:
+        header = handle.metadata()
+    tensors = load_file(str(path))
+    del tensors["domain.scale"]
+    save_file(tensors, str(path), metadata=header)
+    with pytest.raises(ModelFileError, match="training-domain"):
+        load_model(path)
+
+
+def test_shipped_carbon_model_flags_what_it_never_saw_and_not_its_held_out_tubes():
+    """carbon-gfn1 was trained on GFN1-xTB tubes and graphene: its held-out chiralities (11,0), (6,6), (7,4)
+    are in domain (every third of their 60 frames here; all 60 in benchmarks/results/carbon-gfn1_domain.json),
+    a carbon chain and diamond at ~200 GPa are not."""
+    import sys
+    from pathlib import Path
+
+    from ase.io import read
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from fit_model_domain import probe_structures
+
+    calc = RelaxedCalculator("carbon-gfn1", device="cpu")
+    assert calc.domain is not None
+    data = Path(__file__).resolve().parents[1] / "data" / "carbon_gfn1.extxyz"
+    held_out = [a for a in read(data, ":") if a.info["family"] in ("cnt(11,0)", "cnt(6,6)", "cnt(7,4)")][::3]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDomainWarning)
+        results = calc.calculate_batch(held_out)
+    assert len(results) == 20 and max(r["domain_distance"].max() for r in results) < calc.domain.factor
+    probes = probe_structures()
+    for name in ("carbon chain (sp, 1.28 Å)", "diamond a = 3.25 Å (~200 GPa)"):
+        fresh = RelaxedCalculator("carbon-gfn1", device="cpu")
+        with pytest.warns(OutOfDomainWarning):
+            fresh.get_potential_energy(probes[name])
