@@ -125,9 +125,13 @@ def session(requested_backend: str, batch_size: int, timeout_s: float = 600.0) -
     if world_size == 1:
         yield World()
         return
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        raise InputError(f"WORLD_SIZE={world_size} but this torch build has no torch.distributed; train on one "
+                         "process or install a torch wheel with distributed support")
     backend = choose_backend(requested_backend)
     check_world(world_size, batch_size, backend)
-    import torch.distributed as dist
 
     device = f"cuda:{local_rank}" if backend == "nccl" else "cpu"
     if backend == "nccl":
