@@ -27,9 +27,10 @@ def monte_carlo_summary(spins: np.ndarray, seed: int = 0) -> dict:
     """⟨|m|⟩ and ⟨E/N⟩ (units of J) with autocorrelation-corrected errors, :math:`\\xi_{2nd}` of the samples
     and :math:`b\\,\\xi_{2nd}` of their majority-rule blocks (b = 2, 4 where the block lattice is at least 2x2).
 
-    >>> s = monte_carlo_summary(np.ones((40, 4, 4), dtype=np.int8))
-    >>> s["abs_m"]["mean"], s["energy"]["mean"]
-    (1.0, -2.0)
+    >>> from ase_relaxed.rg import sample_ising
+    >>> s = monte_carlo_summary(sample_ising(8, 0.2, 200, seed=0))
+    >>> 0 < s["abs_m"]["mean"] <= 1, -2 <= s["energy"]["mean"] < 0, s["xi_2nd"]["sigma"] > 0
+    (True, True, True)
     """
     mc = {}
     for name, fn in OBSERVABLES:
@@ -87,7 +88,8 @@ def analyse(stack: RBMStack, spins: np.ndarray, seed: int = 0, gibbs_steps: int 
             n_reconstruct: int | None = None) -> dict:
     """:func:`monte_carlo_summary` and :func:`layer_summary` of every layer of ``stack``.
 
-    >>> a = analyse(RBMStack([16, 4, 1], device="cpu"), np.ones((20, 4, 4), dtype=np.int8))
+    >>> from ase_relaxed.rg import sample_ising
+    >>> a = analyse(RBMStack([16, 4, 1], device="cpu"), sample_ising(4, 0.2, 100, seed=0))
     >>> [layer["units"] for layer in a["layers"]]
     [4, 1]
     """
