@@ -191,6 +191,8 @@ def run_farm_command(args: argparse.Namespace, kind: str, jobs: list, settings: 
     """
     import sys
 
+    from tqdm import tqdm
+
     from .._version import __version__
     from ..integrations import farm
 
@@ -201,7 +203,7 @@ def run_farm_command(args: argparse.Namespace, kind: str, jobs: list, settings: 
     def report(record: dict) -> None:
         status = "ok" if record["status"] == "ok" else "FAILED"
         detail = _describe(record) if record["status"] == "ok" else record["error"]
-        print(f"{status:6s} {record['key']}: {detail} ({record['wall_s']:.1f} s)", flush=True)
+        tqdm.write(f"{status:6s} {record['key']}: {detail} ({record['wall_s']:.1f} s)")  # above the progress bar
 
     quiet = getattr(args, "quiet", False)
     result = farm.run_farm(kind, jobs, settings, model, db, scheduler=args.scheduler, progress=not quiet,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -196,7 +197,7 @@ def start_client(scheduler: tuple[str, object], timeout: float | str | None = No
     if kind == "local":
         try:
             cluster = LocalCluster(n_workers=int(value), threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+                                   dashboard_address=None, silence_logs=logging.ERROR)
         except RuntimeError as error:  # typically a script without an `if __name__ == "__main__":` guard
             raise InputError(f"cannot start a LocalCluster of {value} workers ({tasks.one_line(error)}); a "
                              "script that starts one needs an `if __name__ == \"__main__\":` guard") from None
@@ -240,6 +241,9 @@ def run_farm(kind: str, jobs: list[tuple[str, Atoms | None]], settings: dict, mo
 
     if kind not in tasks.JOBS:
         raise InputError(f"unknown job kind {kind!r}; one of {', '.join(tasks.JOBS)}")
+    keys = [key for key, _ in jobs]
+    if len(set(keys)) != len(keys):
+        raise InputError(f"structure(s) given twice: {', '.join(sorted({k for k in keys if keys.count(k) > 1}))}")
     parsed = parse_scheduler(scheduler)
     store = FarmDB(db, kind, settings, model)
     done = store.done()
