@@ -16,7 +16,7 @@ import platform
 import sys
 import time
 
-from .common import FRACTION, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, check_output, number
+from .common import NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, check_output, number
 
 
 def _provenance(args: argparse.Namespace, command: str) -> dict:
@@ -181,7 +181,8 @@ def add_parsers(sub) -> None:
     t.add_argument("--l1", type=number(0), default=0.03, help="L1 strength on W (default: %(default)s)")
     t.add_argument("--k", type=POSITIVE_INT, default=1, help="Gibbs steps per update (default: 1)")
     t.add_argument("--persistent", action="store_true", help="persistent chains (PCD) instead of CD-k")
-    t.add_argument("--momentum", type=FRACTION, default=0.5, help="momentum, in (0, 1) (default: %(default)s)")
+    t.add_argument("--momentum", type=number(0, 1, high_open=True), default=0.5,
+                   help="momentum, in [0, 1) (default: %(default)s)")
     t.add_argument("--batch-size", type=POSITIVE_INT, default=100, help="mini-batch size (default: %(default)s)")
     t.add_argument("--seed", type=NON_NEGATIVE_INT, default=0, help="random seed (default: 0)")
     t.add_argument("--device", default=None, help="cpu or cuda (default: CUDA if available)")
