@@ -1,5 +1,6 @@
 """Data-parallel training: sharded gradients equal the global one, 2 gloo ranks take the steps of 1 process,
-bad launches fail in one line, and a SIGKILLed 2-rank run resumes (at 2 ranks or at 1) to the same model."""
+bad launches fail in one line; slow: a SIGKILLed 2-rank run resumes (at 2 ranks or at 1) to the same model,
+a 1-process run resumes at 2 ranks, SIGTERM stops all ranks at one step."""
 
 import csv
 import os
@@ -222,3 +223,41 @@ def test_sigkilled_two_rank_run_resumes_at_two_ranks_or_one_to_the_same_model(tm
     for run in (killed / "run", one_rank / "run"):
         assert [int(r["step"]) for r in read_log(run / "log.csv")] == list(range(1, steps + 1))
         assert_same_model(expected, saved_state(run))
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_launcher_stops_every_rank_at_one_step_with_a_checkpoint(tmp_path, data_file):
+    config_path = write_config(tmp_path, data_file, max_steps=40)
+    command = [sys.executable, "-m", "ase_relaxed", "train", str(config_path), "--quiet", "--nproc", "2"]
+    launcher = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "run" / "log.csv"
+    deadline = time.time() + 240
+    while time.time() < deadline and launcher.poll() is None and not (log.exists() and len(read_log(log)) >= 5):
+        time.sleep(0.05)
+    assert launcher.poll() is None, "the run ended before the signal"
+    launcher.send_signal(signal.SIGTERM)
+    _, stderr = launcher.communicate(timeout=120)
+    lines = stderr.strip().splitlines()
+    assert launcher.returncode == 130 and len(lines) == 1 and "SIGTERM at step" in lines[0], stderr
+    stopped_at = int(lines[0].split("SIGTERM at step ")[1].split()[0])
+    assert saved_state(tmp_path / "run")["state"]["step"] == stopped_at == len(read_log(log)) < 40
+
+
+@pytest.mark.slow
+def test_a_one_process_run_stopped_midway_resumes_at_two_ranks_to_the_same_model(tmp_path, data_file):
+    steps = 12
+    train(TrainConfig.from_yaml(write_config(tmp_path / "reference", data_file, max_steps=steps)), progress=False)
+    config_path = write_config(tmp_path / "stopped", data_file, max_steps=steps)
+    command = [sys.executable, "-m", "ase_relaxed", "train", str(config_path), "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "stopped" / "run" / "log.csv"
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None and not (log.exists() and len(read_log(log)) >= 3):
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and len(read_log(log)) < steps, stderr
+    resumed = subprocess.run(command + ["--nproc", "2", "--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [int(r["step"]) for r in read_log(log)] == list(range(1, steps + 1))
+    assert_same_model(saved_state(tmp_path / "reference" / "run"), saved_state(tmp_path / "stopped" / "run"))
