@@ -7,7 +7,7 @@ cores // N unless already set. The launcher's contract:
 * exit status: 0 when every rank succeeds, else that of the first rank to fail (2 for bad input,
   130 when stopped), and a failure is reported once: rank 0's stderr reaches the terminal, another
   rank's only when it failed first and rank 0 did not fail the same way (bad input fails all alike);
-* the first SIGINT/SIGTERM is passed on once to every rank, which then stop together at the next step
+* the first SIGINT/SIGTERM is passed on (once) to every rank, which then stop together at the next step
   and checkpoint (the ranks sit in their own session, so Ctrl-C reaches them only this way); a second
   one kills them;
 * a rank dies with the launcher (Linux ``PR_SET_PDEATHSIG``): a SIGKILLed launcher leaves no rank
@@ -71,8 +71,8 @@ def launch(train_args: list[str], nproc: int, grace_s: float = 30.0) -> int:
     try:
         with deferred_stop():
             while any(p.poll() is None for p in ranks):
-                if stop_requested() and not forwarded:
-                    forwarded = _signal_all(ranks, signal.SIGTERM)
+                if stop_requested() and not forwarded:  # the same signal, once
+                    forwarded = _signal_all(ranks, getattr(signal, stop_requested(), signal.SIGTERM))
                 if failed is None:
                     failed = next(((r, p.returncode) for r, p in enumerate(ranks) if p.returncode not in (None, 0)),
                                   None)
