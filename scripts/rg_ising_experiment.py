@@ -110,7 +110,8 @@ def main() -> None:
         rec = d["reconstruction"]
         log(f"layer {d['layer']}: locality (R = b = {d['block_scale']:g}) {d['locality_at_block_scale']:.3f} vs "
             f"shuffled {d['locality_at_block_scale_shuffled']:.3f}; (R = L/4) {d['locality']:.3f} vs "
-            f"{d['locality_shuffled']:.3f}; radius median {d['radius_median']:.2f} mean {d['radius']:.2f} vs "
+            f"{d['locality_shuffled']:.3f}; R_1/2 {d['radius_half_median']:.2f} (live {d['live_units']}: "
+            f"{d['radius_half_median_live']:.2f}) vs {d['radius_half_shuffled']:.2f}; r_eff {d['radius']:.2f} vs "
             f"{d['radius_shuffled']:.2f}; recon |m| {rec['abs_m']['mean']:.4f} E/N {rec['energy']['mean']:.4f} "
             f"xi {rec['xi_2nd']['value']:.2f} (MC {mc['abs_m']['mean']:.4f}, {mc['energy']['mean']:.4f}, "
             f"xi {mc['xi_2nd']['value']:.2f})")

@@ -130,17 +130,18 @@ def cmd_plot(args: argparse.Namespace) -> int:
     mc = result["monte_carlo"]
     print(f"samples: <|m|> = {mc['abs_m']['mean']:.4f} ± {mc['abs_m']['sigma']:.4f}, <E/N> = "
           f"{mc['energy']['mean']:.4f} ± {mc['energy']['sigma']:.4f} J, xi_2nd = {mc['xi_2nd']['value']:.2f} sites")
-    print("layer units    b  S(R=b) shuffled  R_1/2 (sites) shuffled  r_eff (sites)  recon <|m|>  recon <E/N> (J)")
+    print("layer units live    b  S(R=b) shuffled  R_1/2 (sites) live shuffled  recon <|m|>  recon <E/N> (J)")
     for d in result["layers"]:
         rec = d["reconstruction"]
-        print(f"{d['layer']:5d} {d['units']:5d} {d['block_scale']:4.1f} {d['locality_at_block_scale']:7.3f} "
-              f"{d['locality_at_block_scale_shuffled']:8.3f} {d['radius_half_median']:14.2f} "
-              f"{d['radius_half_shuffled']:8.2f} {d['radius_median']:14.2f} {rec['abs_m']['mean']:12.4f} "
-              f"{rec['energy']['mean']:16.4f}")
+        print(f"{d['layer']:5d} {d['units']:5d} {d['live_units']:4d} {d['block_scale']:4.1f} "
+              f"{d['locality_at_block_scale']:7.3f} {d['locality_at_block_scale_shuffled']:8.3f} "
+              f"{d['radius_half_median']:14.2f} {d['radius_half_median_live']:4.2f} {d['radius_half_shuffled']:8.2f} "
+              f"{rec['abs_m']['mean']:12.4f} {rec['energy']['mean']:16.4f}")
     result.update(figures=figures, stack=str(args.stack), stack_metadata=stack.metadata,
                   definitions={"S(R)": "fraction of sum |f| within R of the field's periodic centre",
                                "b": "block scale L / sqrt(units)", "r_eff": "sqrt(sum |f| d^2 / sum |f|), sites",
                                "R_1/2": "median over units of the smallest distance holding half of sum |f|, sites",
+                               "live": "units with own weight-column norm >= 0.1 x the layer's largest",
                                "energy": "per spin, units of J"},
                   provenance={**_provenance(args, "plot"), "samples": sample_provenance})
     summary = folder / "rg-summary.json"

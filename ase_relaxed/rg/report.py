@@ -4,6 +4,8 @@ reconstructed observables, and the figures (used by ``ase-relaxed rg plot`` and 
 Per layer :math:`l` (``sizes[l]`` hidden units on an ``L x L`` lattice) the block scale is
 :math:`b_l = L/\\sqrt{n_l}` (2 for 400-100, 4 for 400-25); locality is reported at :math:`R = b_l` and at
 :math:`R = L/4`, each against its shuffled baseline (:func:`~ase_relaxed.rg.analysis.summarize_fields`).
+A unit is *live* when its own weight column has :math:`\\|W^{(l)}_{:j}\\| > 0.1\\max_j\\|W^{(l)}_{:j}\\|`; the L1
+penalty drives the others to zero, and their receptive fields are noise (``*_live`` statistics leave them out).
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ def layer_summary(stack: RBMStack, spins: np.ndarray, layer: int, seed: int = 0,
     else:
         recon["xi_2nd"] = {"value": correlation_length(rec), "sigma": None}
     radii = [effective_radius(fields[:, j].reshape(L, L)) for j in range(fields.shape[1])]
+    norms = stack.layers[layer - 1].W.detach().norm(dim=0).cpu().double().numpy()
+    live = norms >= 0.1 * norms.max()
+    live_fields = summarize_fields(fields[:, live], L, b, seed=seed)
     return {"layer": layer, "units": stack.sizes[layer], "block_scale": float(b),
             "locality_at_block_scale": block["locality"],
             "locality_at_block_scale_shuffled": block["locality_shuffled"],
@@ -79,7 +84,9 @@ def layer_summary(stack: RBMStack, spins: np.ndarray, layer: int, seed: int = 0,
             "locality_radius": L / 4, "locality_std": quarter["locality_std"],
             "radius": quarter["radius"], "radius_median": float(np.median(radii)),
             "radius_half_median": quarter["radius_half_median"], "radius_half": quarter["radius_half"],
-            "radius_half_shuffled": quarter["radius_half_shuffled"],
+            "radius_half_shuffled": quarter["radius_half_shuffled"], "live_units": int(live.sum()),
+            "radius_half_median_live": live_fields["radius_half_median"],
+            "locality_at_block_scale_live": live_fields["locality"],
             "radius_shuffled": quarter["radius_shuffled"], "gibbs_steps": gibbs_steps, "n_reconstructed": len(sub),
             "reconstruction": recon}
 
