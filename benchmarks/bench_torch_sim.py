@@ -143,10 +143,12 @@ def main() -> None:
     report: dict[str, Any] = {
         "benchmark": "batched Langevin MD throughput (atom-steps/s): torch-sim + TorchSimModel vs ase-relaxed md "
                      "--replicas",
-        "machine": machine_info(), "versions": {**software_versions(), "torch-sim-atomistic": version("torch-sim-atomistic")},
+        "machine": machine_info(),
+        "versions": {**software_versions(), "torch-sim-atomistic": version("torch-sim-atomistic")},
         "settings": {k: getattr(args, k) for k in ("model", "structure", "systems", "steps", "temperature",
                                                    "timestep", "friction", "seed", "dtype", "device", "skin")},
-        "atoms_per_system": n_atoms, "units": {"atom_steps_per_s": "atom-steps/s", "wall_s": "s", "temperature": "K"},
+        "atoms_per_system": n_atoms,
+        "units": {"atom_steps_per_s": "atom-steps/s", "wall_s": "s", "temperature": "K"},
         "loadavg_before": loadavg(), "runs": [],
     }
     for threads in args.threads:
@@ -157,8 +159,8 @@ def main() -> None:
                                "torch_sim_over_replicas": ratio, "loadavg_after": loadavg()})
         print(f"{args.systems} x {n_atoms} atoms, {args.steps} steps, {args.model} {args.dtype} {args.device}, "
               f"{threads} thread(s): replicas {ours['atom_steps_per_s']:.0f} atom-steps/s, torch-sim "
-              f"{ts_result['atom_steps_per_s']:.0f} atom-steps/s ({ratio:.2f}x); final T {ours['final_temperature_mean_K']:.0f}"
-              f" K / {ts_result['final_temperature_mean_K']:.0f} K")
+              f"{ts_result['atom_steps_per_s']:.0f} atom-steps/s ({ratio:.2f}x); final T "
+              f"{ours['final_temperature_mean_K']:.0f} K / {ts_result['final_temperature_mean_K']:.0f} K")
     report["loadavg_after"] = loadavg()
     out = args.out or (None if args.quick else str(HERE / "results" / "torch_sim.json"))
     if out:

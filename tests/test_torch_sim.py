@@ -130,6 +130,17 @@ def test_kernel_model_matches_calculator():
     assert np.abs(out["forces"].numpy()).max() > 1e-3  # random weights give real forces
 
 
+def test_direct_force_model_matches_calculator():
+    model = build_model(ModelConfig(species=["C"], cutoff=3.0, num_layers=1, channels=4, l_max=1, forces="direct"))
+    images = [make_triclinic(), make_tube()]
+    ours = TorchSimModel(model, device="cpu")
+    assert ours.conservative is False
+    out = ours(atoms_to_state(images, ours))
+    expected = RelaxedCalculator(model, device="cpu").calculate_batch(images, ["energy", "forces", "stress"])
+    assert np.allclose(out["forces"].numpy(), np.concatenate([r["forces"] for r in expected]), atol=1e-10)
+    assert np.allclose(out["energy"].numpy(), [r["energy"] for r in expected], atol=1e-10)
+
+
 def test_batched_langevin_stays_finite_and_follows_each_systems_thermostat():
     model = tiny_model(num_layers=1, channels=4, l_max=1, cutoff=2.0)  # nearest neighbours only: fast
     ours = TorchSimModel(model, device="cpu", compute_stress=False, skin=0.5)  # NVT needs no stress
