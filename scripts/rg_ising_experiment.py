@@ -38,7 +38,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--sizes", default="400,100,25")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--l1", type=float, default=0.03)
+    p.add_argument("--l1", type=lambda t: [float(v) for v in t.split(",")] if "," in t else float(t), default=0.03,
+                   help="L1 strength, one value or one per RBM (0.03,0.03,0.01)")
     p.add_argument("--momentum", type=float, default=0.5)
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--k", type=int, default=1)

@@ -142,6 +142,8 @@ CASES = [
     ("rg-train-layers-wrong-lattice", ["rg", "train", "{files}/rg4.npz", "--layers", "400,100"], r"L\*L = 16"),
     ("rg-train-layers-text", ["rg", "train", "{files}/rg4.npz", "--layers", "16,four"], "integers"),
     ("rg-train-l1-negative", ["rg", "train", "{files}/rg4.npz", "--l1", "-1"], "l1"),
+    ("rg-train-l1-per-layer-count", ["rg", "train", "{files}/rg4.npz", "--layers", "16,4", "--l1", "0.1,0.1",
+                                     "--out", "{tmp}/s.safetensors"], "one value per RBM"),
     ("rg-train-resume-nothing", ["rg", "train", "{files}/rg4.npz", "--layers", "16,4", "--resume", "--out",
                                  "{tmp}/none.safetensors"], "no checkpoint"),
     ("rg-plot-missing-stack", ["rg", "plot", "{tmp}/none.safetensors", "--samples", "{files}/rg4.npz", "--out-dir",

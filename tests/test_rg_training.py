@@ -87,3 +87,14 @@ def test_strong_l1_gives_local_fields_that_grow_with_depth():
     assert one["locality_at_block_scale"] >= 3 * one["locality_at_block_scale_shuffled"]
     assert two["radius_half_median"] > one["radius_half_median"]
     assert abs(one["reconstruction"]["abs_m"]["mean"] / np.abs(spins.mean(axis=(1, 2))).mean() - 1) < 0.1
+
+
+def test_per_layer_l1(data, tmp_path):
+    """A list of L1 strengths applies one per RBM: the first layer equals a run with that strength everywhere."""
+    hyper = {k: v for k, v in HYPER.items() if k != "l1"}
+    mixed = train_stack([36, 9, 4], data, tmp_path / "a.safetensors", epochs=3, device="cpu", l1=[0.05, 0.0], **hyper)
+    same = train_stack([36, 9, 4], data, tmp_path / "b.safetensors", epochs=3, device="cpu", l1=0.05, **hyper)
+    assert torch.equal(mixed.layers[0].W, same.layers[0].W) and not torch.equal(mixed.layers[1].W, same.layers[1].W)
+    assert RBMStack.load(tmp_path / "a.safetensors").metadata["train"]["l1"] == [0.05, 0.0]
+    with pytest.raises(InputError, match="one value per RBM"):
+        train_stack([36, 9, 4], data, tmp_path / "c.safetensors", epochs=1, device="cpu", l1=[0.1], **hyper)

@@ -12,11 +12,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import sys
 import time
 
 from .common import NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, check_output, number
+
+
+def _l1(text: str) -> float | list[float]:
+    """``0.03`` (every layer) or ``0.03,0.03,0.01`` (one L1 strength per RBM), each >= 0."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = [math.nan]
+    if not all(math.isfinite(v) and v >= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number >= 0 or a comma-separated list of them")
+    return values[0] if len(values) == 1 else values
 
 
 def _provenance(args: argparse.Namespace, command: str) -> dict:
@@ -94,7 +106,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                         momentum=args.momentum)
     method = f"{'PCD' if args.persistent else 'CD'}-{args.k}"
     print(f"trained {'-'.join(map(str, sizes))} on {len(spins)} samples: {method}, {args.epochs} epochs per layer, "
-          f"lr {args.lr:g}, L1 {args.l1:g} ({time.time() - t:.1f} s this run)")
+          f"lr {args.lr:g}, L1 {args.l1} ({time.time() - t:.1f} s this run)")
     for i, rbm in enumerate(stack.layers):
         w = rbm.W.abs()
         print(f"layer {i + 1}: {rbm.n_visible} -> {rbm.n_hidden} units, mean |W| = {float(w.mean()):.4f}, "
@@ -179,7 +191,8 @@ def add_parsers(sub) -> None:
     t.add_argument("--layers", default="400,100,25", help="layer sizes, first = L*L, shrinking (default: %(default)s)")
     t.add_argument("--epochs", type=POSITIVE_INT, default=20, help="epochs per layer (default: %(default)s)")
     t.add_argument("--lr", type=POSITIVE, default=0.01, help="learning rate (default: %(default)s)")
-    t.add_argument("--l1", type=number(0), default=0.03, help="L1 strength on W (default: %(default)s)")
+    t.add_argument("--l1", type=_l1, default=0.03, help="L1 strength on W, one for all layers or one per RBM "
+                   "(e.g. 0.03,0.03,0.01) (default: %(default)s)")
     t.add_argument("--k", type=POSITIVE_INT, default=1, help="Gibbs steps per update (default: 1)")
     t.add_argument("--persistent", action="store_true", help="persistent chains (PCD) instead of CD-k")
     t.add_argument("--momentum", type=number(0, 1, high_open=True), default=0.5,

@@ -44,7 +44,8 @@ def train_stack(sizes: list[int], data: np.ndarray, path: str | os.PathLike, epo
                 **hyper) -> RBMStack:
     """Train (or with ``resume``, continue) a stack of ``sizes`` on ±1 ``data`` ``(n, sizes[0])``; return it.
 
-    ``hyper``: :class:`CDTrainer` options (``lr``, ``batch_size``, ``k``, ``persistent``, ``l1``, ``momentum``);
+    ``hyper``: :class:`CDTrainer` options (``lr``, ``batch_size``, ``k``, ``persistent``, ``l1``, ``momentum``;
+    ``l1`` may be a list, one strength per RBM);
     a resume must use the same sizes, data, seed, epochs and options.  ``on_epoch(layer, epoch, stack)`` runs
     after each checkpoint.  The final file has ``metadata["trained_layers"] == len(sizes) - 1``.
 
@@ -58,6 +59,12 @@ def train_stack(sizes: list[int], data: np.ndarray, path: str | os.PathLike, epo
     unknown = set(hyper) - set(HYPER_KEYS)
     if unknown:
         raise InputError(f"unknown training options {sorted(unknown)}; known: {', '.join(HYPER_KEYS)}")
+    l1 = hyper.get("l1", 0.0)
+    per_layer = [float(v) for v in l1] if isinstance(l1, (list, tuple)) else None
+    if per_layer is not None:
+        if len(per_layer) != len(sizes) - 1:
+            raise InputError(f"l1 needs one value per RBM ({len(sizes) - 1}) or one for all, got {len(per_layer)}")
+        hyper = {**hyper, "l1": per_layer}
     x = np.asarray(data)
     settings = {"sizes": [int(s) for s in sizes], "epochs": epochs, "seed": int(seed),
                 "train": dict(sorted(hyper.items())), "data_sha256_16": data_fingerprint(x),
@@ -78,7 +85,8 @@ def train_stack(sizes: list[int], data: np.ndarray, path: str | os.PathLike, epo
     start = stack.metadata["progress"]
     with deferred_stop():
         for layer in range(start["layer"], stack.n_layers):
-            trainer = CDTrainer(stack.layers[layer], stack.hidden_data(x, layer, seed), seed=seed + layer, **hyper)
+            options = {**hyper, "l1": per_layer[layer]} if per_layer is not None else hyper
+            trainer = CDTrainer(stack.layers[layer], stack.hidden_data(x, layer, seed), seed=seed + layer, **options)
             if layer == start["layer"] and start["epochs_done"]:
                 trainer.load_state(stack.extra)
             _train_layer(stack, trainer, layer, epochs, path, progress, on_epoch)
