@@ -22,6 +22,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from ase import units
+    from ase.calculators.calculator import all_properties
     from ase.calculators.singlepoint import SinglePointCalculator
     from ase.io import write
 
@@ -50,7 +51,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             calc.calculate(atoms, properties)
         except AseRelaxedError as error:
             raise type(error)(f"frame {k}: {error}") from None
-        atoms.calc = SinglePointCalculator(atoms, **calc.results)
+        # ASE's properties only: the calculator may add its own results (e.g. domain_distance)
+        atoms.calc = SinglePointCalculator(atoms, **{k: v for k, v in calc.results.items() if k in all_properties})
         energy = calc.results["energy"]
         fmax = float((calc.results["forces"] ** 2).sum(axis=1).max() ** 0.5)
         stress = "n/a (not 3D periodic)"
