@@ -95,6 +95,10 @@ def _finite_number(name: str, value: float) -> float:
     return value
 
 
+#: what phonons from direct (non-conservative) forces get wrong
+NOT_A_HESSIAN = "force constants from them are not a Hessian: not symmetric, and acoustic sums and frequencies are off"
+
+
 def warn_if_not_conservative(calc, purpose: str, consequence: str) -> bool:
     """Warn once (per calculator and purpose) when ``calc`` has direct, non-conservative forces.
 

@@ -145,22 +145,26 @@ def train_config(settings: Settings, forces: str, n: int, labels: str, weak: boo
 
 
 def nve_drift(model, start, settings: Settings) -> float:
-    """|E_tot(end) − E_tot(0)| / (N_atoms · t) in meV/atom/ps of a velocity-Verlet run from 300 K."""
+    """|E_tot(end) − E_tot(0)| / (N_atoms · t) in meV/atom/ps of a velocity-Verlet run from 300 K (inf when
+    atoms collide before the end)."""
     import warnings
 
     from ase import units
     from ase.md.verlet import VelocityVerlet
 
-    from ase_relaxed import RelaxedCalculator
+    from ase_relaxed import InputError, RelaxedCalculator
     from ase_relaxed.md.runner import initialise_velocities
 
     atoms = start.copy()
     atoms.calc = RelaxedCalculator(model, device="cpu")
     initialise_velocities(atoms, 300.0, seed=0)
     e0 = atoms.get_total_energy()
-    with warnings.catch_warnings():  # the NVE warning for direct models: the drift is what this measures
-        warnings.simplefilter("ignore")
-        VelocityVerlet(atoms, settings.md_timestep * units.fs).run(settings.nve_steps)
+    try:
+        with warnings.catch_warnings():  # the NVE warning for direct models: the drift is what this measures
+            warnings.simplefilter("ignore")
+            VelocityVerlet(atoms, settings.md_timestep * units.fs).run(settings.nve_steps)
+    except InputError:  # atoms collided: the run blew up, no finite drift to report
+        return float("inf")
     picoseconds = settings.nve_steps * settings.md_timestep / 1000
     return abs(atoms.get_total_energy() - e0) / len(atoms) / picoseconds * 1e3
 
@@ -228,6 +232,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="without and/or with PITC + PISC")
     parser.add_argument("--delta", type=float, help="δ₀ in Å (default 0.05)")
     parser.add_argument("--distribution", choices=("centered", "uniform"), help="δ scheme (default centered)")
+    parser.add_argument("--pitc-ratio", type=float, help="PITC weight / energy weight (default 1.2, the paper's)")
+    parser.add_argument("--pisc-ratio", type=float, help="PISC weight / energy weight (default 0.01)")
+    parser.add_argument("--min-steps", type=int, help="budget floor (default 300)")
+    parser.add_argument("--steps-per-structure", type=int, help="budget slope (default 40 steps per structure)")
     parser.add_argument("--quick", action="store_true", help="tiny model and budget (smoke test)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -242,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     settings = Settings.quick() if args.quick else Settings()
-    overrides = {"delta": args.delta, "distribution": args.distribution}
+    overrides = {"delta": args.delta, "distribution": args.distribution, "pitc_ratio": args.pitc_ratio,
+                 "pisc_ratio": args.pisc_ratio, "min_steps": args.min_steps,
+                 "steps_per_structure": args.steps_per_structure}
     settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
     frames = read(str(args.data), index=":")
     parts = split(frames, settings)

@@ -39,7 +39,8 @@ def run(*args: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-train", action="store_true", help="skip training; ship the existing run")
-    parser.add_argument("--name", choices=sorted(CONFIGS), default="carbon-gfn1", help="which model (default %(default)s)")
+    parser.add_argument("--name", choices=sorted(CONFIGS), default="carbon-gfn1",
+                        help="which model (default %(default)s)")
     args = parser.parse_args()
 
     from ase_relaxed.train.config import TrainConfig

@@ -96,8 +96,8 @@ def test_domain_travels_with_the_model_file(model_with_domain, tmp_path):
 
 
 def test_a_damaged_domain_record_is_a_model_file_error(model_with_domain, tmp_path):
-    from safetensors.torch import load_file, save_file
     from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
 
     path = tmp_path / "m.safetensors"
     save_model(model_with_domain, path)

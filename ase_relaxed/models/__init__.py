@@ -10,6 +10,7 @@ from .output import DirectForceOutput, ForceStressOutput
 from .registry import ModelKind, model_kind, register_model_kind, registered_kinds
 
 __all__ = [
-    "DirectForceOutput", "EnergyModel", "ForceStressOutput", "ModelConfig", "ModelKind", "build_model", "load_model", "model_kind",
+    "DirectForceOutput", "EnergyModel", "ForceStressOutput", "ModelConfig", "ModelKind", "build_model", "load_model",
+    "model_kind",
     "read_model_file", "register_model_kind", "registered_kinds", "save_model",
 ]

@@ -8,9 +8,10 @@ periodic or not: for a tube (pbc F, F, T) or a slab (T, T, F) in a vacuum box, V
 exactly as ASE's numerical stress (``ase.calculators.fd.calculate_numerical_stress``) and tblite do;
 σ_zz of a tube is then its axial tension per box cross-section.  A graph whose cell has no volume
 (a molecule without a cell) gets NaN stress: there is nothing to divide by.  Forces are conservative
-by construction (:class:`DirectForceOutput` is the exception: forces from an output head).  Inputs are float64; they are cast to the model's dtype here and the results cast
-back to float64, so torch's global default dtype is never touched.  Atoms of an element the model
-does not know raise :class:`~ase_relaxed.errors.InputError` for every model family.
+by construction (:class:`DirectForceOutput` is the exception: forces from an output head). Inputs are
+float64; they are cast to the model's dtype here and the results cast back to float64, so torch's global
+default dtype is never touched. Atoms of an element the model does not know raise
+:class:`~ase_relaxed.errors.InputError` for every model family.
 
 >>> from ase_relaxed import ModelConfig, build_model
 >>> from ase_relaxed.graph import atoms_to_graph

@@ -34,7 +34,7 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 from numpy.typing import ArrayLike
 
-from ..calculator import warn_if_not_conservative
+from ..calculator import NOT_A_HESSIAN, warn_if_not_conservative
 from ..errors import InputError
 from ..symmetry.line_groups import LineGroup, rotation_z
 from ..symmetry.line_groups import line_group as _ideal_line_group
@@ -288,7 +288,7 @@ def helical_phonons(n: int, m: int, calc: Calculator, bond_length: float | None 
         raise InputError(f"line group is for ({lg.n}, {lg.m}), not ({n}, {m})")
     if not displacement > 0:
         raise InputError(f"displacement must be positive, got {displacement!r}")
-    warn_if_not_conservative(calc, "phonons", "force constants from them are not a Hessian: not symmetric, and acoustic sums and frequencies are off")
+    warn_if_not_conservative(calc, "phonons", NOT_A_HESSIAN)
     if n_cells is None:
         if interaction_range is None:
             interaction_range = float(getattr(calc, "interaction_range", DEFAULT_RANGE))

@@ -47,7 +47,7 @@ from numpy.typing import ArrayLike
 from phonopy import Phonopy
 from phonopy.structure.atoms import PhonopyAtoms
 
-from ..calculator import warn_if_not_conservative
+from ..calculator import NOT_A_HESSIAN, warn_if_not_conservative
 from ..errors import InputError
 
 __all__ = [
@@ -201,7 +201,7 @@ def compute_phonons(atoms: Atoms, calc: Calculator, supercell_matrix: ArrayLike,
     """
     if not distance > 0:
         raise InputError(f"displacement distance must be positive, got {distance!r}")
-    warn_if_not_conservative(calc, "phonons", "force constants from them are not a Hessian: not symmetric, and acoustic sums and frequencies are off")
+    warn_if_not_conservative(calc, "phonons", NOT_A_HESSIAN)
     atoms = _prepare(atoms)
     matrix = _supercell_matrix(atoms, supercell_matrix)
     if not atoms.pbc.all() and primitive_matrix is not None and not np.array_equal(primitive_matrix, np.eye(3)):

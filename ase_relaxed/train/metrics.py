@@ -92,7 +92,9 @@ def format_metrics(metrics: dict) -> list[str]:
     """One line per metric with its unit (stored values are eV/atom, eV/Å, eV/Å³; printed in the unit shown).
 
     >>> format_metrics({"energy_rmse_per_atom": 0.0015, "forces_rmse": 0.12, "structures": 60})
-    ['energy_rmse_per_atom     1.5000 meV/atom', 'forces_rmse              0.1200 eV/Å', 'structures               60 structures']
+    ... # doctest: +NORMALIZE_WHITESPACE
+    ['energy_rmse_per_atom     1.5000 meV/atom', 'forces_rmse              0.1200 eV/Å',
+     'structures               60 structures']
     """
     lines = []
     for key, value in metrics.items():
