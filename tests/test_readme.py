@@ -112,9 +112,13 @@ def test_named_commands_and_flags_exist(page: Path) -> None:
             match = COMMAND.search(command)
             if not match:
                 continue
-            options = {s for action in commands[match.group(1)]._actions for s in action.option_strings}
-            wrong += [f"ase-relaxed {match.group(1)} {flag}" for flag in FLAG.findall(command[match.end():])
-                      if flag not in options]
+            parser, rest, name = commands[match.group(1)], command[match.end():], match.group(1)
+            nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+            step = re.match(r"\s+([a-z][a-z0-9-]*)", rest)
+            if nested and step and step.group(1) in nested[0].choices:  # e.g. ase-relaxed rg train --layers
+                parser, rest, name = nested[0].choices[step.group(1)], rest[step.end():], f"{name} {step.group(1)}"
+            options = {s for action in parser._actions for s in action.option_strings}
+            wrong += [f"ase-relaxed {name} {flag}" for flag in FLAG.findall(rest) if flag not in options]
     assert not wrong, f"{relative(page)} shows options that do not exist: {wrong}"
 
 
