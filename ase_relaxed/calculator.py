@@ -132,9 +132,11 @@ class RelaxedCalculator(Calculator):
     ``PropertyNotImplementedError``.
 
     When the model file records its training domain (:mod:`ase_relaxed.models.domain`),
-    ``calc.results["domain_distance"]`` holds each atom's descriptor distance to the training
-    environments (1 = the training coverage radius), and an ``OutOfDomainWarning`` names the atoms
-    beyond the domain's threshold, once per calculator.
+    ``calc.domain_distance`` holds each atom's descriptor distance to the training environments
+    (1 = the training coverage radius) after a calculation (``calc.batch_domain_distance``, one array
+    per image, after :meth:`calculate_batch`; kept out of ``calc.results`` so that ASE's
+    ``SinglePointCalculator(atoms, **calc.results)`` keeps working), and an ``OutOfDomainWarning``
+    names the atoms beyond the domain's threshold, once per calculator.
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
@@ -173,6 +175,8 @@ class RelaxedCalculator(Calculator):
         self._warned_not_conservative: set[str] = set()
         #: the model's training domain (models/domain.py), or None when its file records none
         self.domain = getattr(module, "domain", None)
+        self.domain_distance: np.ndarray | None = None
+        self.batch_domain_distance: list[np.ndarray] | None = None
         self._warned_domain = False
         self.species = list(self.model.config.species)
         self.cutoff = float(self.model.config.cutoff)
@@ -281,7 +285,7 @@ class RelaxedCalculator(Calculator):
             self._check_stress(self.atoms)
         out = self._evaluate(self._graph(self.atoms), stress=want_stress)
         self.results = self._to_results(out, 0, out[keys.FORCES], out[keys.ATOMIC_ENERGY], want_stress)
-        self._domain_check(self.results, out.get(keys.NODE_FEATURES))
+        self.domain_distance = self._domain_check(out.get(keys.NODE_FEATURES))
 
     @staticmethod
     def _to_results(out, index: int, forces, energies, stress: bool, prefix: str = "") -> dict:
@@ -306,7 +310,8 @@ class RelaxedCalculator(Calculator):
         """Evaluate ``images`` (any sizes) in as few forward passes as memory allows.
 
         Returns one dict per image with the keys of a single call (energy,
-        free_energy, energies, forces, and stress when asked for).
+        free_energy, energies, forces, and stress when asked for); with a training domain,
+        ``calc.batch_domain_distance`` then holds each image's per-atom domain distances.
         """
         properties = set(properties)
         unknown = properties - set(self.implemented_properties)
@@ -322,6 +327,7 @@ class RelaxedCalculator(Calculator):
             except InputError as error:
                 raise InputError(f"image {index}: {error}") from None
         results: list[dict] = []
+        distances: list[np.ndarray | None] = []
         for chunk in self._chunks(graphs):
             out = self._evaluate(batch_graphs(chunk), stress=want_stress)
             sizes = [int(g[keys.NUM_ATOMS][0]) for g in chunk]
@@ -331,16 +337,16 @@ class RelaxedCalculator(Calculator):
             for k in range(len(chunk)):
                 prefix = f"image {len(results)}: "
                 results.append(self._to_results(out, k, forces[k], energies[k], want_stress, prefix))
-                self._domain_check(results[-1], features[k], prefix)
+                distances.append(self._domain_check(features[k], prefix))
+        self.batch_domain_distance = None if self.domain is None else distances
         return results
 
-    def _domain_check(self, results: dict, features: torch.Tensor | None, prefix: str = "") -> None:
-        """Add ``results["domain_distance"]`` (per atom, 1 = the training coverage radius) and warn once,
+    def _domain_check(self, features: torch.Tensor | None, prefix: str = "") -> np.ndarray | None:
+        """Per-atom domain distances (1 = the training coverage radius; None without a domain); warn once,
         naming the atoms, when some lie beyond the domain's factor (:mod:`ase_relaxed.models.domain`)."""
         if self.domain is None or features is None:
-            return
+            return None
         distance = self.domain.distances(features)
-        results["domain_distance"] = distance.numpy().copy()
         outside = torch.nonzero(distance > self.domain.factor).flatten().tolist()
         if outside and not self._warned_domain:
             self._warned_domain = True
@@ -350,6 +356,7 @@ class RelaxedCalculator(Calculator):
                           f"training coverage radius, threshold {self.domain.factor:g}): atoms [{shown}]; its "
                           "results there are extrapolations (warned once per calculator)", OutOfDomainWarning,
                           stacklevel=4)
+        return distance.numpy().copy()
 
     def _chunks(self, graphs: list[dict]) -> Iterable[list[dict]]:
         chunk, edges = [], 0

@@ -55,13 +55,13 @@ def test_tubes_are_in_domain_diamond_and_a_chain_are_not(model_with_domain):
         warnings.simplefilter("error", OutOfDomainWarning)
         held_out.calc = calc
         held_out.get_potential_energy()
-    assert calc.results["domain_distance"].shape == (len(held_out),)
-    assert calc.results["domain_distance"].max() < model_with_domain.domain.factor
+    assert calc.domain_distance.shape == (len(held_out),) and "domain_distance" not in calc.results
+    assert calc.domain_distance.max() < model_with_domain.domain.factor
     for atoms in (bulk("C", "diamond", a=3.567, cubic=True), chain()):
         fresh = RelaxedCalculator(model_with_domain, device="cpu")
         with pytest.warns(OutOfDomainWarning, match=r"atoms \[0, 1"):
             fresh.get_potential_energy(atoms)
-        assert (fresh.results["domain_distance"] > model_with_domain.domain.factor).all()
+        assert (fresh.domain_distance > model_with_domain.domain.factor).all()
 
 
 def test_warned_once_and_batched_results_carry_the_distance(model_with_domain):
@@ -74,11 +74,12 @@ def test_warned_once_and_batched_results_carry_the_distance(model_with_domain):
     assert sum(issubclass(w.category, OutOfDomainWarning) for w in caught) == 1
     assert "image 1" in str(next(w for w in caught if issubclass(w.category, OutOfDomainWarning)).message)
     single = RelaxedCalculator(model_with_domain, device="cpu")
-    for atoms, result in zip(images, results):
+    assert len(results) == len(calc.batch_domain_distance) == 3
+    for atoms, distance in zip(images, calc.batch_domain_distance):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             single.get_potential_energy(atoms.copy())
-        np.testing.assert_allclose(result["domain_distance"], single.results["domain_distance"], atol=1e-9)
+        np.testing.assert_allclose(distance, single.domain_distance, atol=1e-9)
 
 
 def test_domain_travels_with_the_model_file(model_with_domain, tmp_path):
@@ -92,7 +93,7 @@ def test_domain_travels_with_the_model_file(model_with_domain, tmp_path):
     save_model(tiny_model("float64"), plain)
     calc = RelaxedCalculator(plain, device="cpu")
     calc.get_potential_energy(chain())
-    assert calc.domain is None and "domain_distance" not in calc.results and calc.todict()["domain"] is None
+    assert calc.domain is None and calc.domain_distance is None and calc.todict()["domain"] is None
 
 
 def test_a_damaged_domain_record_is_a_model_file_error(model_with_domain, tmp_path):
@@ -129,7 +130,7 @@ def test_shipped_carbon_model_flags_what_it_never_saw_and_not_its_held_out_tubes
     with warnings.catch_warnings():
         warnings.simplefilter("error", OutOfDomainWarning)
         results = calc.calculate_batch(held_out)
-    assert len(results) == 20 and max(r["domain_distance"].max() for r in results) < calc.domain.factor
+    assert len(results) == 20 and max(d.max() for d in calc.batch_domain_distance) < calc.domain.factor
     probes = probe_structures()
     for name in ("carbon chain (sp, 1.28 Å)", "diamond a = 3.25 Å (~200 GPa)"):
         fresh = RelaxedCalculator("carbon-gfn1", device="cpu")
