@@ -91,6 +91,10 @@ def main() -> int:
     out = ROOT / "benchmarks" / "results" / f"{args.name}_domain.json"
     out.write_text(json.dumps(table, indent=2, ensure_ascii=False) + "\n")
     save_model(model, path, training=model.training_info)
+    registry_path = PRETRAINED / "registry.json"
+    registry = json.loads(registry_path.read_text())
+    registry[args.name]["domain_check"] = True
+    registry_path.write_text(json.dumps(registry, indent=2, ensure_ascii=False) + "\n")
     print(f"{args.name}: ρ = {domain.radius:.3f} over {table['training_environments']} training environments, "
           f"threshold {domain.factor:g} ρ")
     print(f"  held-out {config.data.test_families}: {table['held_out']['frames_flagged']} of {len(held)} frames "

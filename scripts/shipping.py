@@ -13,7 +13,10 @@ PRETRAINED = ROOT / "ase_relaxed" / "pretrained"
 def register(name: str, model: Path, reference: str, species: list[str], cutoff: float, metrics: dict,
              test_set: str, note: str) -> dict:
     """Copy ``model`` to ``pretrained/NAME.safetensors`` and record it (with its test errors) in registry.json."""
+    from ase_relaxed import load_model
+
     shutil.copyfile(model, PRETRAINED / f"{name}.safetensors")
+    shipped = load_model(PRETRAINED / f"{name}.safetensors")
     (ROOT / "benchmarks" / "results" / f"{name}_test.json").write_text(json.dumps(metrics, indent=2) + "\n")
     registry_path = PRETRAINED / "registry.json"
     registry = json.loads(registry_path.read_text())
@@ -22,6 +25,8 @@ def register(name: str, model: Path, reference: str, species: list[str], cutoff:
         "reference": reference,
         "species": list(species),
         "cutoff": cutoff,
+        "forces": getattr(shipped.config, "forces", "conservative"),
+        "domain_check": getattr(shipped, "domain", None) is not None,
         "test_errors": {
             "set": f"{test_set}, {metrics['structures']} frames",
             "energy_rmse_mev_per_atom": 1e3 * metrics["energy_rmse_per_atom"],

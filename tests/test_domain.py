@@ -136,3 +136,32 @@ def test_shipped_carbon_model_flags_what_it_never_saw_and_not_its_held_out_tubes
         fresh = RelaxedCalculator("carbon-gfn1", device="cpu")
         with pytest.warns(OutOfDomainWarning):
             fresh.get_potential_energy(probes[name])
+
+
+def test_models_listing_says_what_each_shipped_model_is():
+    """The registry's kind of forces and domain check agree with the model files themselves."""
+    from ase_relaxed.pretrained import _registry, list_pretrained, pretrained_path
+
+    for name, entry in _registry().items():
+        model = load_model(pretrained_path(name))
+        assert entry["forces"] == model.config.forces
+        assert entry["domain_check"] == (model.domain is not None)
+        line = list_pretrained()[name]
+        assert ("direct forces" in line) == (entry["forces"] == "direct")
+        assert ("training domain" in line) == entry["domain_check"]
+
+
+def test_eval_prints_the_domain_figure_and_writes_provenance(tmp_path, capsys):
+    from ase.io import read
+
+    from ase_relaxed.cli import main
+
+    out = tmp_path / "e.extxyz"
+    with pytest.warns(OutOfDomainWarning):
+        assert main(["eval", "diamond:C:size=1", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "domain max (outside)" in printed and "coverage radius" in printed
+    frame = read(out)
+    assert (frame.arrays["domain_distance"] > 2).all()
+    assert frame.info["model"] == "carbon-gfn1" and len(frame.info["model_sha256"]) == 64
+    assert frame.info["dtype"] == "float64" and frame.info["forces_kind"] == "conservative"

@@ -39,9 +39,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     check_output(args.out, "--out")
     frames = read_structures(args.structure, args.index)
     calc = make_calculator(args, on_close="warn" if args.allow_close else "error")
-    print(f"# model {args.model} ({calc.dtype}, {calc.device}); {len(frames)} structure(s)")
+    provenance = calc.todict()
+    print(f"# model {args.model} (sha256 {str(provenance['model_sha256'])[:12]}, {provenance['forces']} forces, "
+          f"{calc.dtype}, {calc.device}), ase_relaxed {provenance['version']}; {len(frames)} structure(s)")
+    if calc.domain is not None:
+        print(f"# domain: largest descriptor distance of the frame's atoms to the training environments, in units of "
+              f"their coverage radius; above {calc.domain.factor:g} an atom is outside what the model has seen")
+    domain_header = f" {'domain max (outside)':>21}" if calc.domain is not None else ""
     print(f"{'frame':>5} {'atoms':>6} {'energy/eV':>14} {'E/atom/eV':>11} {'max|F|/(eV/Å)':>14} "
-          f"{'stress/GPa (xx yy zz)':>24}")
+          f"{'stress/GPa (xx yy zz)':>24}{domain_header}")
     results = []
     for k, atoms in enumerate(frames):
         atoms = atoms.copy()
@@ -59,7 +65,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if "stress" in calc.results:
             s = calc.results["stress"][:3] / units.GPa
             stress = " ".join(f"{x:7.3f}" for x in s)
-        print(f"{k:5d} {len(atoms):6d} {energy:14.6f} {energy / len(atoms):11.6f} {fmax:14.6f} {stress:>24}")
+        domain = ""
+        if calc.domain_distance is not None:
+            atoms.arrays["domain_distance"] = calc.domain_distance
+            outside = int((calc.domain_distance > calc.domain.factor).sum())
+            domain = f" {calc.domain_distance.max():12.2f} ({outside:5d})"
+        atoms.info.update({"model": provenance["model"], "model_sha256": provenance["model_sha256"],
+                           "ase_relaxed_version": provenance["version"], "dtype": provenance["dtype"],
+                           "forces_kind": provenance["forces"]})
+        print(f"{k:5d} {len(atoms):6d} {energy:14.6f} {energy / len(atoms):11.6f} {fmax:14.6f} {stress:>24}{domain}")
         results.append(atoms)
     write(args.out, results, format="extxyz")
     print(f"# wrote {args.out}")

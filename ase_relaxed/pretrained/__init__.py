@@ -26,9 +26,13 @@ def _registry() -> dict[str, dict]:
 
 
 def describe(entry: dict) -> str:
-    """One line: reference method | species | cutoff | test errors (| note)."""
+    """One line: reference method | species | cutoff | kind of forces, domain check | test errors (| note)."""
     parts = [entry.get("reference", "unknown reference"), "species " + ",".join(entry.get("species", [])),
              f"cutoff {entry['cutoff']:g} Å" if "cutoff" in entry else "cutoff ?"]
+    forces = entry.get("forces", "conservative")
+    kind = ("forces −∂E/∂r (conservative)" if forces == "conservative"
+            else "direct forces (not −∂E/∂r: not for NVE/phonons)")
+    parts.append(kind + (", warns outside its training domain" if entry.get("domain_check") else ""))
     errors = entry.get("test_errors")
     if errors:
         parts.append(
