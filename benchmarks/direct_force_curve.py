@@ -3,7 +3,7 @@
     python benchmarks/direct_force_curve.py                         # the whole grid (resumable)
     python benchmarks/direct_force_curve.py --n 8 32 --seeds 0 1 2  # a part of it
     python benchmarks/direct_force_curve.py --quick --out /tmp/r.json   # smoke test (seconds)
-    python benchmarks/direct_force_plot.py                          # figure + markdown table
+    python benchmarks/direct_force_table.py                         # markdown table of every record
 
 **Question** (Takamoto, Zaverkin & Niepert, arXiv:2408.05215).  For a conservative model (F = −∇E) the
 Taylor residual E(R+δ) − E(R) + δ·F(R) is ½δᵀHδ + O(δ³): PITC/PISC are curvature penalties and should change
