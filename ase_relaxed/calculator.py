@@ -136,7 +136,8 @@ class RelaxedCalculator(Calculator):
     (1 = the training coverage radius) after a calculation (``calc.batch_domain_distance``, one array
     per image, after :meth:`calculate_batch`; kept out of ``calc.results`` so that ASE's
     ``SinglePointCalculator(atoms, **calc.results)`` keeps working), and an ``OutOfDomainWarning``
-    names the atoms beyond the domain's threshold, once per calculator.
+    names the atoms beyond the domain's threshold, once per calculator. ``check_domain=False`` skips the
+    check (it costs about 4 ms per call for 1000 atoms on 2 cores, ~2 % of a float32 energy+forces call).
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
@@ -151,6 +152,7 @@ class RelaxedCalculator(Calculator):
         min_distance: float = 0.5,
         on_close: str = "error",
         max_edges_per_batch: int | None = None,
+        check_domain: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -174,7 +176,7 @@ class RelaxedCalculator(Calculator):
         self.conservative = bool(getattr(self.model, "conservative", True))
         self._warned_not_conservative: set[str] = set()
         #: the model's training domain (models/domain.py), or None when its file records none
-        self.domain = getattr(module, "domain", None)
+        self.domain = getattr(module, "domain", None) if check_domain else None
         self.domain_distance: np.ndarray | None = None
         self.batch_domain_distance: list[np.ndarray] | None = None
         self._warned_domain = False

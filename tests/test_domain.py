@@ -89,6 +89,11 @@ def test_domain_travels_with_the_model_file(model_with_domain, tmp_path):
     assert loaded.domain.radius == model_with_domain.domain.radius and loaded.domain.info["fitted_on"] == "tubes"
     calc = RelaxedCalculator(tmp_path / "m.safetensors", device="cpu")
     assert calc.todict()["domain"]["n_reference"] == 256
+    unchecked = RelaxedCalculator(tmp_path / "m.safetensors", device="cpu", check_domain=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDomainWarning)
+        unchecked.get_potential_energy(chain())  # out of domain, but the check is off
+    assert unchecked.domain_distance is None and unchecked.todict()["domain"] is None
     plain = tmp_path / "plain.safetensors"
     save_model(tiny_model("float64"), plain)
     calc = RelaxedCalculator(plain, device="cpu")
