@@ -2,7 +2,6 @@
 bad launches fail in one line; slow: a SIGKILLed 2-rank run resumes (at 2 ranks or at 1) to the same model,
 a 1-process run resumes at 2 ranks, SIGTERM stops all ranks at one step."""
 
-import csv
 import os
 import shutil
 import signal
@@ -17,6 +16,7 @@ import yaml
 from ase.build import bulk
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
+from test_training import brenner, read_log
 
 from ase_relaxed import ModelConfig, build_model
 from ase_relaxed.structures import build_nanotube
@@ -27,14 +27,6 @@ from ase_relaxed.train.launch import free_port
 from ase_relaxed.train.loop import loss_terms, train
 
 TOL = 1e-6  # the issue's bar for "the same model"; measured differences are ~1e-15
-
-
-def brenner():
-    from matscipy.calculators.manybody import Manybody
-    from matscipy.calculators.manybody.explicit_forms import TersoffBrenner
-    from matscipy.calculators.manybody.explicit_forms.tersoff_brenner import Brenner_PRB_42_9458_C_I
-
-    return Manybody(**TersoffBrenner(Brenner_PRB_42_9458_C_I))
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +64,6 @@ def write_config(folder, data_path, model=None, loss=None, **optim):
     path = folder / "train.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
-
-
-def read_log(path):
-    with open(path) as handle:
-        return list(csv.DictReader(handle))
 
 
 def saved_state(run_dir):
