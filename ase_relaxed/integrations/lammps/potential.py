@@ -192,7 +192,10 @@ def register_with_lammps() -> bool:
 
 
 def write_potential(potential: MLIAPPotential, path: str | os.PathLike) -> str:
-    """Pickle ``potential`` to ``path`` and return the file's SHA-256 (``.pkl``: LAMMPS's ``torch.load`` of ``.pt`` files refuses pickles)."""
+    """Pickle ``potential`` to ``path`` (``.pkl``) and return the file's SHA-256.
+
+    Not ``.pt``: LAMMPS opens ``.pt``/``.pth`` files with ``torch.load``, which refuses pickles of objects.
+    """
     import pickle
 
     path = os.fspath(path)
