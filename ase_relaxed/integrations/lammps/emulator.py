@@ -8,6 +8,8 @@ f_i += f_p, f_j −= f_p, ghost forces summed onto their owner atoms, and the vi
 
     W = −Σ_p r_p ⊗ f_p        (LAMMPS's ``v_tally``;  σ_ASE = −W / V for a 3D cell).
 
+``wrap=False`` keeps atoms outside the cell where they are, so that one rank's atoms can form groups
+joined only through ghosts (what LAMMPS gives for sparse systems).
 Splitting the atoms into two ``owned`` sets and adding the results is a two-rank domain decomposition.
 
 >>> from ase.build import bulk
@@ -31,7 +33,10 @@ class FakeMLIAPData:
     and the ones it writes (``eatoms``, ``energy``, ``update_pair_forces``)."""
 
     def __init__(self, atoms: Atoms, cutoff: float, elements: Sequence[str],
-                 owned: Sequence[int] | None = None) -> None:
+                 owned: Sequence[int] | None = None, wrap: bool = True) -> None:
+        if wrap:  # LAMMPS keeps every atom inside the box
+            atoms = atoms.copy()
+            atoms.wrap()
         owned_ = np.arange(len(atoms)) if owned is None else np.asarray(owned, dtype=np.int64)
         i, j, shifts = neighbor_list(atoms, cutoff)
         keep = np.isin(i, owned_)

@@ -17,9 +17,9 @@ depends on, so E_local = Σ_{i local} E_i on it is exact (ghosts' own energies a
 
 Back to LAMMPS: ``update_pair_forces`` adds f_p to atom i_p and subtracts it from atom j_p.  With
 g_n = ∂E_local/∂x_n for every node, put all of it on the tree pairs: the pair p that enters the
-subtree S(j) of node j is the only pair crossing into S(j), so
+subtree S(c) of node c is the only pair crossing into S(c), so
 
-    f_p = Σ_{n ∈ S(j)} g_n                                    (f_p = ∂E/∂r_ij for two atoms)
+    f_p = +Σ_{n ∈ S(c)} g_n  if c = j_p,   −Σ_{n ∈ S(c)} g_n  if c = i_p   (f_p = ∂E/∂r_ij for two atoms)
 
 reproduces −g_n on every node (the root's share is −Σ_{n≠root} g_n = −g_root by translation
 invariance).  LAMMPS's virial −Σ_p r_p ⊗ f_p then equals −Σ_n x_n ⊗ g_n, the virial of E_local,
@@ -50,8 +50,9 @@ class PairTree:
     ``nodes`` (M,): LAMMPS indices (0 … ntotal−1) of the atoms in the graph, locals first-come;
     ``positions`` (M, 3): their rebuilt positions (Å, one frame per connected component);
     ``levels``: for each BFS depth ≥ 1, the compact node numbers reached at that depth;
-    ``parent_pair`` (M,): the pair index that reached each node (−1 for roots);
-    ``parent`` (M,): compact number of that pair's first atom (−1 for roots);
+    ``parent_pair`` (M,): the pair that reached each node (−1 for roots), walked forwards
+    (``parent_sign`` +1: the node is its j) or backwards (−1: the node is its i);
+    ``parent`` (M,): compact number of the node it was reached from (−1 for roots);
     ``is_local`` (M,): whether the node is a local atom.
     """
 
@@ -60,6 +61,7 @@ class PairTree:
     levels: list[np.ndarray]
     parent_pair: np.ndarray
     parent: np.ndarray
+    parent_sign: np.ndarray
     is_local: np.ndarray
 
 
@@ -72,25 +74,36 @@ def _components(pair_i: np.ndarray, pair_j: np.ndarray, ntotal: int) -> np.ndarr
     return connected_components(graph, directed=False)[1]
 
 
-def build_tree(pair_i: np.ndarray, pair_j: np.ndarray, rij: np.ndarray, local: np.ndarray, ntotal: int) -> PairTree:
-    """Breadth-first forest over the directed pairs i → j, one root (a local atom) per component."""
+def build_tree(pair_i: np.ndarray, pair_j: np.ndarray, rij: np.ndarray, local: np.ndarray, ntotal: int,
+               ) -> PairTree:
+    """Breadth-first forest over the pairs, one root (a local atom) per connected component.
+
+    Pairs are walked both ways (i → j places x_j = x_i + r_ij, j → i places x_i = x_j − r_ij): two groups
+    of local atoms may be joined only through a ghost (a sparse periodic system).  Components are moved
+    apart by more than the cutoff so that no bond joins two of them (none of theirs matters: an atom
+    within R of a local atom is a pair partner of it, so in its component).
+    """
     pair_i = np.asarray(pair_i, dtype=np.int64)
     pair_j = np.asarray(pair_j, dtype=np.int64)
     rij = np.asarray(rij, dtype=np.float64)
     local = np.asarray(local, dtype=np.int64)
+    npairs = len(pair_i)
     labels = _components(pair_i, pair_j, ntotal)
     _, first = np.unique(labels[local], return_index=True)
     roots = local[np.sort(first)]
 
-    order = np.argsort(pair_i, kind="stable")  # CSR of outgoing pairs
+    source = np.concatenate([pair_i, pair_j])  # CSR of the pairs walked both ways
+    target = np.concatenate([pair_j, pair_i])
+    sign = np.concatenate([np.ones(npairs), -np.ones(npairs)])
+    order = np.argsort(source, kind="stable")
     indptr = np.zeros(ntotal + 1, dtype=np.int64)
-    np.add.at(indptr, pair_i + 1, 1)
+    np.add.at(indptr, source + 1, 1)
     indptr = np.cumsum(indptr)
 
     compact = np.full(ntotal, -1, dtype=np.int64)
     compact[roots] = np.arange(len(roots))
     where = np.zeros((ntotal, 3))  # rebuilt positions by LAMMPS index (roots at the origin)
-    nodes, parent_pair, levels, count = [roots], [np.full(len(roots), -1, dtype=np.int64)], [], len(roots)
+    nodes, edge_of, levels, count = [roots], [np.full(len(roots), -1, dtype=np.int64)], [], len(roots)
     frontier = roots
     while frontier.size:
         starts, stops = indptr[frontier], indptr[frontier + 1]
@@ -100,36 +113,44 @@ def build_tree(pair_i: np.ndarray, pair_j: np.ndarray, rij: np.ndarray, local: n
             break
         offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
         edges = order[np.arange(total) + offsets]
-        targets = pair_j[edges]
-        fresh = compact[targets] < 0
-        targets, keep = np.unique(targets[fresh], return_index=True)
+        fresh = compact[target[edges]] < 0
+        targets, keep = np.unique(target[edges][fresh], return_index=True)
         edges = edges[fresh][keep]
         if not targets.size:
             break
         compact[targets] = count + np.arange(len(targets))
-        where[targets] = where[pair_i[edges]] + rij[edges]
+        where[targets] = where[source[edges]] + sign[edges, None] * rij[edges % max(npairs, 1)]
         nodes.append(targets)
-        parent_pair.append(edges)
+        edge_of.append(edges)
         levels.append(compact[targets])
         count += len(targets)
         frontier = targets
     nodes_ = np.concatenate(nodes)
-    parent_pair_ = np.concatenate(parent_pair)
-    parent = np.where(parent_pair_ >= 0, compact[pair_i[np.maximum(parent_pair_, 0)]], -1)
+    edge_of_ = np.concatenate(edge_of)
+    reached = edge_of_ >= 0
+    parent = np.full(len(nodes_), -1, dtype=np.int64)
+    parent[reached] = compact[source[edge_of_[reached]]]
+    parent_pair = np.where(reached, edge_of_ % max(npairs, 1), -1)
+    parent_sign = np.where(reached, sign[np.maximum(edge_of_, 0)], 0.0)
+    positions = where[nodes_]
+    if len(roots) > 1:  # one frame per component, set apart by more than any cutoff
+        component = np.searchsorted(np.sort(labels[roots]), labels[nodes_])
+        span = np.ptp(positions, axis=0).max() + 2.0 * float(np.abs(rij).max(initial=1.0)) + 1.0
+        positions = positions + np.outer(component, [span, 0.0, 0.0])
     is_local = np.zeros(ntotal, dtype=bool)
     is_local[local] = True
-    return PairTree(nodes_, where[nodes_], levels, parent_pair_, parent, is_local[nodes_])
+    return PairTree(nodes_, positions, levels, parent_pair, parent, parent_sign, is_local[nodes_])
 
 
 def pair_forces(tree: PairTree, gradient: np.ndarray, npairs: int) -> np.ndarray:
-    """Pair forces f_p (npairs, 3) with f_p = Σ_{n ∈ subtree(p)} g_n on tree pairs and 0 elsewhere.
+    """Pair forces f_p (npairs, 3): ±Σ_{n ∈ subtree} g_n on tree pairs (+ when the pair's j is the child), 0 elsewhere.
 
     ``gradient`` (M, 3) is g = ∂E/∂x of the tree's nodes (in ``tree.nodes`` order).
     """
     subtree = np.array(gradient, dtype=np.float64, copy=True)
     fij = np.zeros((npairs, 3), dtype=np.float64)
     for level in reversed(tree.levels):
-        fij[tree.parent_pair[level]] = subtree[level]
+        fij[tree.parent_pair[level]] = tree.parent_sign[level, None] * subtree[level]
         np.add.at(subtree, tree.parent[level], subtree[level])
     return fij
 
