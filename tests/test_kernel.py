@@ -158,7 +158,10 @@ def brenner_frames(count: int, seed: int = 0, rattle: float = 0.05) -> list[Atom
 def fitted():
     frames = brenner_frames(20)
     start = time.perf_counter()
-    model = fit_kernel_model(frames[:15], KernelConfig(), energy_weight=10.0, n_representative=60, seed=0)
+    # the torch SOAP: its thresholds were set with it; the featomic default gives 0.127 std force ratio but
+    # 49 meV/atom held-out energy RMSE here (hyper-parameters not yet tuned), see docs/kernel.md
+    model = fit_kernel_model(frames[:15], KernelConfig(descriptor="torch"), energy_weight=10.0, n_representative=60,
+                             seed=0)
     return model, frames[:15], frames[15:], time.perf_counter() - start
 
 

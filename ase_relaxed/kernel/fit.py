@@ -38,7 +38,10 @@ from ..errors import InputError
 from ..graph import atoms_to_graph, check_atoms
 from ..models.energy import edge_vectors
 from ..models.output import ForceStressOutput
+from .design import featomic_rows
+from .featomic_soap import FeatomicSOAP
 from .model import KernelConfig, KernelEnergyModel, build_kernel_model
+from .sparsify import select_representatives
 
 
 @dataclass
@@ -111,20 +114,6 @@ def bayesian_linear_regression(
     return BLRResult(mean, covariance, a, b, iterations, converged, log_evidence)
 
 
-def farthest_point_sampling(descriptors: torch.Tensor, count: int, seed: int = 0) -> list[int]:
-    """Indices of ``count`` rows chosen greedily to maximise the minimum Euclidean distance."""
-    n = descriptors.shape[0]
-    count = min(count, n)
-    generator = np.random.default_rng(seed)
-    chosen = [int(generator.integers(n))]
-    distance = torch.linalg.norm(descriptors - descriptors[chosen[0]], dim=1)
-    for _ in range(count - 1):
-        index = int(torch.argmax(distance))
-        chosen.append(index)
-        distance = torch.minimum(distance, torch.linalg.norm(descriptors - descriptors[index], dim=1))
-    return chosen
-
-
 def check_frames(frames: Sequence[Atoms], species: Sequence[str], what: str = "frame") -> None:
     """Raise :class:`InputError` naming the first structure the kernel model cannot describe (no atoms,
     non-finite positions, or an element outside ``species``: the model's species index would be −1)."""
@@ -145,6 +134,8 @@ def kernel_rows(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """φ_w = Σ_i k(p_i, p_w) (W,) and, if ``forces``, the rows −∂φ/∂r as a (3N, W) matrix.
 
+    A featomic descriptor (the default) takes featomic's analytic gradients
+    (:func:`ase_relaxed.kernel.design.featomic_rows`) unless ``method="autograd"``.  For the torch SOAP:
     ``method="autograd"``: one backward pass per representative w (simple, slow reference).
     ``method="analytic"`` (default): the chain rule written out,
         ∂φ_w/∂p̂_i = ζ (p̂_i·p_w)^{ζ−1} p_w,   ∂/∂p_i = (1 − p̂_i p̂_iᵀ) ∂/∂p̂_i / |p_i|,
@@ -153,6 +144,10 @@ def kernel_rows(
     then r_ij = r_j − r_i + S·cell moves the edge gradient onto atoms j (+) and i (−).
     """
     check_atoms(atoms, energy_model.config.species)
+    if method == "analytic" and isinstance(energy_model.descriptor, FeatomicSOAP):
+        phi, rows = featomic_rows(energy_model, atoms, forces)
+        dtype = energy_model.weights.dtype
+        return phi.to(dtype), None if rows is None else rows.to(dtype)
     dtype = energy_model.weights.dtype
     graph = _graph(atoms, energy_model.config.cutoff, dtype)
     if method == "autograd" or not forces:
@@ -226,11 +221,13 @@ def fit_kernel_model(
     alpha: float | None = None,
     beta: float | None = None,
     seed: int = 0,
+    selection: str = "fps",
 ) -> ForceStressOutput:
     """Fit the SOAP kernel model to ``frames`` (ase.Atoms with energies and forces attached).
 
-    Representative environments: farthest-point sampling of the SOAP vectors of all training
-    atoms, per species in proportion to its atom count.  Weights: BLR posterior mean, with
+    Representative environments: chosen among the SOAP vectors of all training atoms, per species in
+    proportion to its atom count, by ``selection`` ("fps": farthest-point sampling, "cur": CUR,
+    "random"; :mod:`ase_relaxed.kernel.sparsify`).  Weights: BLR posterior mean, with
     (α, β) from evidence maximisation unless ``regularisation`` (α/β) or both ``alpha`` and
     ``beta`` are given.  Returns a ``ForceStressOutput`` in eval mode; ``model.training_info``
     holds the hyper-parameters, iterations, log evidence and training RMSEs.
@@ -261,7 +258,7 @@ def fit_kernel_model(
             continue
         budget = max(1, round(config.n_representative * count / len(species)))
         members = torch.nonzero(species == s).flatten()
-        chosen += members[farthest_point_sampling(descriptors[members], budget, seed + s)].tolist()
+        chosen += members[select_representatives(descriptors[members], budget, selection, seed + s)].tolist()
     config.n_representative = len(chosen)
     model = build_kernel_model(config)
     energy_model: KernelEnergyModel = model.energy_model
@@ -287,6 +284,7 @@ def fit_kernel_model(
     energy_model.weights.copy_(torch.as_tensor(result.mean, dtype=dtype))
     energy_model.posterior_covariance.copy_(torch.as_tensor(result.covariance, dtype=dtype))
     energy_model.noise_precision.fill_(result.beta * energy_weight**2)  # per-atom energy noise precision, eV⁻²
+    energy_model.force_noise_precision.fill_(result.beta * force_weight**2)  # force-component noise, (eV/Å)⁻²
     energy_model.prior_precision.fill_(result.alpha)
     residual = y_all - phi_all @ result.mean
     n_energy = len(frames)
@@ -296,6 +294,7 @@ def fit_kernel_model(
         "paper": "Sharma, Kumar, Suryanarayana, arXiv:2408.07554",
         "frames": n_energy,
         "n_representative": config.n_representative,
+        "selection": selection,
         "energy_weight": energy_weight,
         "force_weight": force_weight,
         "alpha": result.alpha,

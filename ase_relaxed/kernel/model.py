@@ -7,7 +7,10 @@ Sharma, Kumar, Suryanarayana, "Cyclic and helical symmetry-informed machine lear
     E   = Σ_i E_i,
 
 where p_i is the normalised SOAP power spectrum of atom i (Bartók, Kondor, Csányi, PRB 87,
-184115 (2013); :mod:`ase_relaxed.kernel.soap`), p_w are W representative environments chosen
+184115 (2013)): by default the standard one from featomic (:mod:`ase_relaxed.kernel.featomic_soap`,
+``descriptor="featomic"``), or the package's own torch SOAP (:mod:`ase_relaxed.kernel.soap`,
+``descriptor="torch"``, a local-basis approximation; model files written before this option existed
+load with it), p_w are W representative environments chosen
 from the training set, α_w the Bayesian-linear-regression weights and μ a per-species shift.
 Forces and stress follow by autograd through :class:`~ase_relaxed.models.output.ForceStressOutput`,
 exactly as for the graph networks, so the model plugs into :class:`~ase_relaxed.RelaxedCalculator`.
@@ -22,16 +25,17 @@ with the model, so :func:`ase_relaxed.kernel.fit.predict_with_uncertainty` works
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from ase.data import atomic_numbers
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .. import keys
 from ..configuration import Config
 from ..models.config import Dtype, PerSpecies, Species
 from ..models.output import ForceStressOutput
+from .featomic_soap import FeatomicSOAP
 from .soap import BOHR, SOAPDescriptor
 
 MODEL_KIND = "kernel-soap"
@@ -42,6 +46,8 @@ class KernelConfig(Config):
 
     species: chemical symbols (one SOAP density channel each).  cutoff: r_c in Å (10 Bohr).
     n_max, l_max: radial functions and highest angular degree (8 × 6).  sigma: Gaussian width (Å).
+    descriptor: "featomic" (standard SOAP, GTO basis, the default) or "torch" (the local-basis torch SOAP).
+    smoothing: width (Å) of featomic's shifted-cosine cutoff (the torch SOAP's cosine spans all of r_c).
     zeta: polynomial-kernel exponent ζ.  n_representative: number W of representative environments.
     energy_shift: per-species atomic energy μ (eV).  dtype: "float64" or "float32".
     model_kind: always "kernel-soap"; it tells a model file which class to rebuild.
@@ -57,7 +63,24 @@ class KernelConfig(Config):
     energy_shift: PerSpecies = None
     dtype: Dtype = "float64"
     seed: int = Field(0, ge=0)
+    descriptor: Literal["featomic", "torch"] = "featomic"
+    smoothing: float = Field(0.5, gt=0)
     model_kind: Literal[MODEL_KIND] = MODEL_KIND
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_descriptor(cls, values: Any) -> Any:
+        """A model file (it carries ``model_kind``) without ``descriptor`` predates featomic: torch SOAP."""
+        if isinstance(values, dict) and "model_kind" in values and "descriptor" not in values:
+            values = {**values, "descriptor": "torch"}
+        return values
+
+
+def build_descriptor(config: KernelConfig) -> torch.nn.Module:
+    """The SOAP module named by ``config.descriptor``: p̂_i of every atom, shape (n_atoms, dimension)."""
+    if config.descriptor == "featomic":
+        return FeatomicSOAP(config.species, config.cutoff, config.n_max, config.l_max, config.sigma, config.smoothing)
+    return SOAPDescriptor(config.species, config.cutoff, config.n_max, config.l_max, config.sigma)
 
 
 class KernelEnergyModel(torch.nn.Module):
@@ -67,13 +90,14 @@ class KernelEnergyModel(torch.nn.Module):
     ``ForceStressOutput.dtype`` and the calculator's device check, which look at
     ``parameters()``, work), and buffers ``representatives`` p_w (W, D),
     ``representative_species`` (W,), ``energy_shift`` μ (n_species,), ``posterior_covariance``
-    S (W, W), ``noise_precision`` β and ``prior_precision`` α (scalars).
+    S (W, W), ``noise_precision`` β (per-atom energy rows), ``force_noise_precision`` β_F (force rows)
+    and ``prior_precision`` α (scalars).
     """
 
     def __init__(self, config: KernelConfig) -> None:
         super().__init__()
         self.config = config
-        self.descriptor = SOAPDescriptor(config.species, config.cutoff, config.n_max, config.l_max, config.sigma)
+        self.descriptor = build_descriptor(config)
         lookup = torch.full((119,), -1, dtype=torch.long)
         for index, symbol in enumerate(config.species):
             lookup[atomic_numbers[symbol]] = index
@@ -86,7 +110,14 @@ class KernelEnergyModel(torch.nn.Module):
         self.register_buffer("energy_shift", torch.tensor(shift, dtype=torch.float64))
         self.register_buffer("posterior_covariance", torch.zeros(n_rep, n_rep, dtype=torch.float64))
         self.register_buffer("noise_precision", torch.tensor(1.0, dtype=torch.float64))
+        self.register_buffer("force_noise_precision", torch.tensor(1.0, dtype=torch.float64))
         self.register_buffer("prior_precision", torch.tensor(1.0, dtype=torch.float64))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # files written before β_F was stored: the fit used one noise precision for all rows
+        if prefix + "noise_precision" in state_dict and prefix + "force_noise_precision" not in state_dict:
+            state_dict[prefix + "force_noise_precision"] = state_dict[prefix + "noise_precision"].clone()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def species_index(self, atomic_numbers_: torch.Tensor) -> torch.Tensor:
         return self.species_lookup[atomic_numbers_]
