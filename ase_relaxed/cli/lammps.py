@@ -24,7 +24,7 @@ import os
 def cmd_export_lammps(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..integrations.lammps import MLIAPPotential, write_potential
-    from ..integrations.lammps.setup import check_element_order, input_lines, lammps_problem, read_data_types
+    from ..integrations.lammps.setup import check_element_order, input_lines, lammps_problem, read_data_types, site_dir
 
     if not args.out.endswith(".pkl"):
         raise InputError(f"OUT {args.out!r} must end in .pkl (LAMMPS unpickles .pkl files; it opens .pt/.pth "
@@ -44,8 +44,9 @@ def cmd_export_lammps(args: argparse.Namespace) -> int:
     print(f"# element order (atom type 1, 2, ...): {' '.join(elements)}; the model knows {potential.element_types}")
     print(f"# receptive field {p['receptive_field']:g} Å ({p['num_layers']} layer(s) × {p['cutoff']:g} Å): the pair "
           "cutoff LAMMPS uses, exact on any number of MPI ranks")
-    print("# LAMMPS needs ase_relaxed importable (PYTHONPATH) and ML-IAP + PYTHON (scripts/build_lammps.sh):")
-    for line in input_lines(os.path.abspath(args.out), elements):
+    print("# for a LAMMPS with ML-IAP + PYTHON (scripts/build_lammps.sh); with mpirun -np N set OMP_NUM_THREADS "
+          "to cores/N (torch threads per rank). Input lines:")
+    for line in input_lines(os.path.abspath(args.out), elements, site_dir()):
         print(line)
     return 0
 

@@ -30,10 +30,25 @@ from ...errors import InputError
 MASS_TOLERANCE = 0.6
 
 
-def input_lines(path: str | os.PathLike, elements: Sequence[str]) -> list[str]:
-    """The lines a LAMMPS input needs (metal units: eV, Å, ps) for the potential file ``path``."""
-    return ["units metal", "atom_style atomic", "newton on",
-            f"pair_style mliap unified {os.fspath(path)} 0", "pair_coeff * * " + " ".join(elements)]
+def input_lines(path: str | os.PathLike, elements: Sequence[str], site_dir: str | None = None) -> list[str]:
+    """The lines a LAMMPS input needs (metal units: eV, Å, ps) for the potential file ``path``.
+
+    ``site_dir``: a site-packages folder that holds ase_relaxed (e.g. a virtual environment's), added to the
+    Python embedded in ``lmp`` with ``site.addsitedir`` (which, unlike PYTHONPATH, also runs its ``.pth``
+    files: editable installs need that) before the pair style unpickles the potential.
+    """
+    lines = []
+    if site_dir:
+        lines.append(f'python source here "import site; site.addsitedir({os.fspath(site_dir)!r})"')
+    return lines + ["units metal", "atom_style atomic", "newton on",
+                    f"pair_style mliap unified {os.fspath(path)} 0", "pair_coeff * * " + " ".join(elements)]
+
+
+def site_dir() -> str:
+    """The site-packages folder ase_relaxed is installed into (what ``lmp``'s embedded Python must see)."""
+    import sysconfig
+
+    return sysconfig.get_paths()["purelib"]
 
 
 def _closest_element(mass: float) -> str:
