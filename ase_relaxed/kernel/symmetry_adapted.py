@@ -39,16 +39,10 @@ from ase.data import atomic_numbers
 
 from ..errors import InputError
 from ..models.output import ForceStressOutput
+from ..symmetry.line_groups import rotation_z
 from .featomic_soap import FeatomicSOAP, compute_soap
 
-__all__ = ["SymmetryAdaptedKernel", "image_rotations"]
-
-
-def image_rotations(angles: torch.Tensor) -> torch.Tensor:
-    """R(θ) about z for every angle, shape (..., 3, 3)."""
-    c, s = torch.cos(angles), torch.sin(angles)
-    zero, one = torch.zeros_like(c), torch.ones_like(c)
-    return torch.stack([c, -s, zero, s, c, zero, zero, zero, one], dim=-1).reshape(*angles.shape, 3, 3)
+__all__ = ["SymmetryAdaptedKernel"]
 
 
 class _CentreSpectrum(torch.autograd.Function):
@@ -117,12 +111,12 @@ class SymmetryAdaptedKernel:
 
     def image_positions(self, domain: torch.Tensor, labels: np.ndarray) -> torch.Tensor:
         """x_{b,ν,s} = R_{ν,s} x_b + s τ ẑ, differentiable in ``domain`` (k, 3)."""
-        labels_t = torch.as_tensor(labels, dtype=torch.long)
-        angle = (2 * math.pi * labels_t[:, 1].to(domain.dtype) / self.cyclic_order
-                 + labels_t[:, 2].to(domain.dtype) * self.screw_angle)
-        moved = torch.einsum("kij,kj->ki", image_rotations(angle), domain[labels_t[:, 0]])
+        labels = np.asarray(labels)
+        rotations = rotation_z(2 * math.pi * labels[:, 1] / self.cyclic_order + labels[:, 2] * self.screw_angle)
+        moved = torch.einsum("kij,kj->ki", torch.as_tensor(rotations, dtype=domain.dtype),
+                             domain[torch.as_tensor(labels[:, 0], dtype=torch.long)])
         shift = torch.zeros_like(moved)
-        shift[:, 2] = labels_t[:, 2].to(domain.dtype) * self.screw_translation
+        shift[:, 2] = torch.as_tensor(labels[:, 2], dtype=domain.dtype) * self.screw_translation
         return moved + shift
 
     def _numbers(self, symbols: Sequence[str] | str | None, k: int) -> np.ndarray:

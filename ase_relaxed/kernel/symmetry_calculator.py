@@ -89,6 +89,11 @@ class SymmetryAdaptedCalculator(Calculator):
         self.model, self.tol, self.uncertainty = model, float(tol), bool(uncertainty)
         self._key: tuple | None = None
 
+    @staticmethod
+    def _system_key(atoms: Atoms) -> tuple:
+        """What the detected group and the atom labels depend on: atom count, numbers and cell."""
+        return len(atoms), tuple(atoms.numbers), tuple(np.round(atoms.cell.array.ravel(), 10))
+
     def _setup(self, atoms: Atoms) -> None:
         ops = detect_operations(atoms, tol=max(self.tol, 1e-4))
         self.ops = ops
@@ -97,7 +102,7 @@ class SymmetryAdaptedCalculator(Calculator):
         self.kernel = SymmetryAdaptedKernel.from_group(self.model, ops)
         self.rotations = rotation_z(2 * np.pi * self.labels[:, 1] / ops.cyclic_order
                                     + self.labels[:, 2] * ops.screw_angle)
-        self._key = (len(atoms), tuple(atoms.numbers), tuple(np.round(atoms.cell.array.ravel(), 10)))
+        self._key = self._system_key(atoms)
 
     @property
     def n_domains(self) -> int:
@@ -117,8 +122,7 @@ class SymmetryAdaptedCalculator(Calculator):
     def calculate(self, atoms: Atoms | None = None, properties=("energy",), system_changes=all_changes) -> None:
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
-        key = (len(atoms), tuple(atoms.numbers), tuple(np.round(atoms.cell.array.ravel(), 10)))
-        if self._key != key:
+        if self._key != self._system_key(atoms):
             self._setup(atoms)
         positions = atoms.positions - self.center
         domain = positions[self.domain_index]
