@@ -225,3 +225,31 @@ def test_check_lammps_without_a_suitable_lammps(tmp_path, capsys):
     assert main(["export-lammps", "demo-carbon-random", str(tmp_path / "c.pkl"), "--check-lammps"]) == 2
     err = capsys.readouterr().err
     assert "scripts/build_lammps.sh" in err and err.count("\n") == 1
+
+
+def test_export_run_dir_writes_a_runnable_input(tmp_path, capsys):
+    """--run-dir: a data file whose types/masses pass the element check, and an input that reads it."""
+    from ase_relaxed.integrations.lammps.setup import read_data_types
+
+    run = tmp_path / "run"
+    assert main(["export-lammps", "demo-carbon-random", str(tmp_path / "c.pkl"), "--run-dir", str(run),
+                 "--structure", "cnt:10,0:length=2", "--steps", "7", "--temperature", "500"]) == 0
+    assert "mpirun -np 2 lmp -in in.lammps" in capsys.readouterr().out
+    ntypes, masses = read_data_types(run / "structure.data")
+    check_element_order(["C"], ["C"], masses, ntypes)
+    lines = (run / "in.lammps").read_text().splitlines()
+    assert lines.index("boundary s s p") < lines.index("read_data structure.data") < lines.index("pair_coeff * * C")
+    assert "run 7" in lines and any(line.startswith("velocity all create 500 ") for line in lines)
+    assert f"pair_style mliap unified {tmp_path / 'c.pkl'} 0" in lines
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--run-dir", "RUN"], "--run-dir needs --structure"),
+    (["--structure", "cnt:10,0"], "--structure is written only with --run-dir"),
+    (["--run-dir", "RUN", "--structure", "molecule:CH4"], "element(s) ['H']"),
+], ids=["run-dir-without-structure", "structure-without-run-dir", "unknown-element-in-structure"])
+def test_export_run_dir_bad_input_is_one_line(tmp_path, capsys, extra, message):
+    extra = [str(tmp_path / "run") if x == "RUN" else x for x in extra]
+    assert main(["export-lammps", "demo-carbon-random", str(tmp_path / "c.pkl"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

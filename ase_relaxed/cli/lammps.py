@@ -20,15 +20,24 @@ from __future__ import annotations
 import argparse
 import os
 
+from ..errors import InputError
+from .common import NON_NEGATIVE_INT, POSITIVE, check_output, number
+
 
 def cmd_export_lammps(args: argparse.Namespace) -> int:
-    from ..errors import InputError
     from ..integrations.lammps import MLIAPPotential, write_potential
     from ..integrations.lammps.setup import check_element_order, input_lines, lammps_problem, read_data_types, site_dir
 
     if not args.out.endswith(".pkl"):
         raise InputError(f"OUT {args.out!r} must end in .pkl (LAMMPS unpickles .pkl files; it opens .pt/.pth "
                          "with torch.load, which refuses them)")
+    if args.run_dir and not args.structure:
+        raise InputError("--run-dir needs --structure (a file ASE reads or a builder spec such as cnt:10,0:length=25)")
+    if args.structure and not args.run_dir:
+        raise InputError("--structure is written only with --run-dir DIR (the folder for structure.data, in.lammps)")
+    check_output(args.out, "OUT")
+    if args.run_dir:
+        check_output(args.run_dir, "--run-dir", directory=True)
     if args.check_lammps:
         problem = lammps_problem()
         if problem:
@@ -48,7 +57,35 @@ def cmd_export_lammps(args: argparse.Namespace) -> int:
           "to cores/N (torch threads per rank). Input lines:")
     for line in input_lines(os.path.abspath(args.out), elements, site_dir()):
         print(line)
+    if args.run_dir:
+        write_run_dir(args, elements)
     return 0
+
+
+def write_run_dir(args: argparse.Namespace, elements: list[str]) -> None:
+    """``--run-dir``: the structure as a LAMMPS data file and an NVE input next to it, ready for mpirun."""
+    from pathlib import Path
+
+    import ase.io
+
+    from ..integrations.lammps.setup import run_input, site_dir
+    from .common import read_one
+
+    atoms = read_one(args.structure, "-1")
+    unknown = sorted(set(atoms.get_chemical_symbols()) - set(elements))
+    if unknown:
+        raise InputError(f"--structure {args.structure!r} has element(s) {unknown} that the element order "
+                         f"{elements} (--elements) does not name")
+    folder = Path(args.run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    ase.io.write(folder / "structure.data", atoms, format="lammps-data", specorder=elements, masses=True,
+                 units="metal")
+    text = run_input(os.path.abspath(args.out), elements, "structure.data", tuple(bool(p) for p in atoms.pbc),
+                     temperature=args.temperature, timestep_fs=args.timestep, steps=args.steps, site=site_dir())
+    (folder / "in.lammps").write_text(text)
+    print(f"# wrote {folder / 'structure.data'} ({len(atoms)} atoms, pbc {''.join('TF'[not p] for p in atoms.pbc)}) "
+          f"and {folder / 'in.lammps'} (NVE, {args.steps} steps of {args.timestep:g} fs from {args.temperature:g} K)")
+    print(f"# run it: cd {folder} && OMP_NUM_THREADS=1 mpirun -np 2 lmp -in in.lammps   (or: lmp -in in.lammps)")
 
 
 def add_parsers(sub) -> None:
@@ -69,4 +106,13 @@ def add_parsers(sub) -> None:
                         "(its atom types and Masses)")
     export.add_argument("--check-lammps", action="store_true",
                         help="also check that `import lammps` here gives ML-IAP with its Python coupling")
+    run = export.add_argument_group("a ready-to-run NVE input (optional)")
+    run.add_argument("--run-dir", default=None, metavar="DIR",
+                     help="write DIR/structure.data (from --structure) and DIR/in.lammps (NVE, velocities from "
+                     "--temperature) for `lmp -in in.lammps` or `mpirun -np N lmp -in in.lammps`")
+    run.add_argument("--structure", default=None, help="with --run-dir: a file ASE reads or a builder spec "
+                     "(cnt:10,0:length=25, diamond:C:size=4)")
+    run.add_argument("--temperature", type=number(0), default=300.0, help="initial temperature, K (default: 300)")
+    run.add_argument("--timestep", type=POSITIVE, default=0.5, help="time step, fs (default: 0.5)")
+    run.add_argument("--steps", type=NON_NEGATIVE_INT, default=1000, help="NVE steps (default: 1000)")
     export.set_defaults(func=cmd_export_lammps)

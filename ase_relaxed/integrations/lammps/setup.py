@@ -44,6 +44,31 @@ def input_lines(path: str | os.PathLike, elements: Sequence[str], site_dir: str 
                     f"pair_style mliap unified {os.fspath(path)} 0", "pair_coeff * * " + " ".join(elements)]
 
 
+def run_input(potential: str | os.PathLike, elements: Sequence[str], data: str, pbc: Sequence[bool],
+              temperature: float = 300.0, timestep_fs: float = 0.5, steps: int = 1000, seed: int = 12345,
+              site: str | None = None) -> str:
+    """A complete LAMMPS input: NVE from Maxwell–Boltzmann velocities at ``temperature`` (K) for ``steps`` steps.
+
+    Directions that are not periodic in ``pbc`` are shrink-wrapped (``boundary s``), so no image is seen
+    there; thermo every 10 steps (energies eV, temperature K, pressure bar); a trajectory dump every 100.
+
+    >>> text = run_input("c.pkl", ["C"], "tube.data", (False, False, True), steps=10)
+    >>> [line for line in text.splitlines() if line.startswith(("boundary", "run"))]
+    ['boundary s s p', 'run 10']
+    """
+    lines = input_lines(potential, elements, site)
+    boundary = "boundary " + " ".join("p" if periodic else "s" for periodic in pbc)
+    at = lines.index("newton on") + 1
+    lines[at:at] = [boundary, f"read_data {data}"]
+    masses = [f"mass {t} {atomic_masses[atomic_numbers[e]]:.6g}" for t, e in enumerate(elements, start=1)]
+    velocity = [f"velocity all create {temperature:g} {seed} mom yes rot no dist gaussian"] if temperature > 0 else []
+    return "\n".join([
+        "# written by ase-relaxed export-lammps: NVE in metal units (eV, Å, ps; thermo: eV, K, bar)", *lines,
+        *masses, *velocity, f"timestep {timestep_fs / 1000:g}", "fix integrate all nve",
+        "thermo_style custom step time temp pe ke etotal press", "thermo 10",
+        "dump trajectory all custom 100 trajectory.lammpstrj id type x y z fx fy fz", f"run {steps}", ""])
+
+
 def site_dir() -> str:
     """The site-packages folder ase_relaxed is installed into (what ``lmp``'s embedded Python must see)."""
     import sysconfig
