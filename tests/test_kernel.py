@@ -158,10 +158,9 @@ def brenner_frames(count: int, seed: int = 0, rattle: float = 0.05) -> list[Atom
 def fitted():
     frames = brenner_frames(20)
     start = time.perf_counter()
-    # the torch SOAP: its thresholds were set with it; the featomic default gives 0.127 std force ratio but
-    # 49 meV/atom held-out energy RMSE here (hyper-parameters not yet tuned), see docs/kernel.md
-    model = fit_kernel_model(frames[:15], KernelConfig(descriptor="torch"), energy_weight=10.0, n_representative=60,
-                             seed=0)
+    # the featomic default (centre left out of its density, radial scaling 1.5 Å, m = 4): held-out force RMSE/std
+    # 0.019 and 0.8 meV/atom here, against 0.088 and 1.7 meV/atom for the torch SOAP; see docs/kernel.md
+    model = fit_kernel_model(frames[:15], KernelConfig(), energy_weight=10.0, n_representative=60, seed=0)
     return model, frames[:15], frames[15:], time.perf_counter() - start
 
 
@@ -184,8 +183,8 @@ def test_fit_force_accuracy_on_held_out_frames(fitted) -> None:
     print(f"\nkernel fit {seconds:.1f} s, α={info['alpha']:.3g}, β={info['beta']:.3g}, "
           f"{info['evidence_iterations']} evidence iterations; held-out force RMSE {rmse:.3f} eV/Å "
           f"(std {std:.3f}, ratio {rmse / std:.3f}); energy RMSE {energy_rmse * 1000:.2f} meV/atom")
-    assert rmse < 0.3 * std
-    assert energy_rmse < 0.02
+    assert rmse < 0.05 * std  # the featomic default before its density weights: 0.127
+    assert energy_rmse < 0.005  # ... and 0.049 eV/atom, worse than predicting the mean (0.024)
 
 
 def test_predictive_std_grows_away_from_training_data(fitted) -> None:

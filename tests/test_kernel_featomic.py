@@ -93,3 +93,15 @@ def test_featomic_design_rows_equal_autograd_rows() -> None:
     assert rows_b.shape == (3 * len(atoms), energy_model.config.n_representative)
     assert torch.allclose(phi_a, phi_b, atol=1e-12) and (rows_a - rows_b).abs().max() < 1e-10
     assert rows_b.abs().max() > 1e-3
+
+
+def test_model_files_without_density_weights_keep_featomics_plain_density() -> None:
+    """A featomic model file written before center_atom_weight/radial_scale existed rebuilds the density it was
+    fitted with (centre weight 1, no radial scaling); a new config round-trips its own (also radial_scale=None)."""
+    saved = KernelConfig(descriptor="featomic").to_dict()
+    old = {k: v for k, v in saved.items() if k not in ("center_atom_weight", "radial_scale", "radial_exponent")}
+    legacy = KernelConfig.from_dict(old)
+    assert legacy.center_atom_weight == 1.0 and legacy.radial_scale is None
+    assert KernelConfig.from_dict(saved) == KernelConfig(descriptor="featomic")
+    plain = KernelConfig(descriptor="featomic", radial_scale=None)
+    assert KernelConfig.from_dict(plain.to_dict()) == plain

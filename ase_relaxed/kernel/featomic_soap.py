@@ -3,7 +3,8 @@
 Bartók, Kondor, Csányi, PRB 87, 184115 (2013); featomic (Musil et al., J. Chem. Phys. 154, 114109
 (2021)) computes the expansion of the smeared neighbour density of centre i of species a,
 
-    ρ_i^a(r) = Σ_{j∈a} exp(−|r − r_ij|² / 2σ²) f_c(r_ij) ≈ Σ_{nlm} c^a_{nlm}(i) R_n(r) Y_lm(r̂),
+    ρ_i^a(r) = Σ_{j∈a, j≠i} u(r_ij) exp(−|r − r_ij|² / 2σ²) f_c(r_ij) ≈ Σ_{nlm} c^a_{nlm}(i) R_n(r) Y_lm(r̂),
+    u(r) = 1 / (1 + (r / r₀)^m)   (radial scaling, Willatt, Musil, Ceriotti, PCCP 20, 29661 (2018)),
 
 on GTO radial functions R_n (exact Gaussian–radial integrals, n < n_max, l ≤ l_max), and the power spectrum
 
@@ -73,11 +74,24 @@ def featomic_version() -> str:
     return _featomic().__version__
 
 
-def featomic_calculator(cutoff: float, n_max: int, l_max: int, sigma: float, smoothing: float):
-    """featomic.SoapPowerSpectrum with a shifted-cosine cutoff, Gaussian density, GTO radial basis."""
+def featomic_calculator(cutoff: float, n_max: int, l_max: int, sigma: float, smoothing: float,
+                        center_atom_weight: float = 0.0, radial_scale: float | None = 1.5,
+                        radial_exponent: int = 4):
+    """featomic.SoapPowerSpectrum with a shifted-cosine cutoff, Gaussian density, GTO radial basis.
+
+    ``center_atom_weight``: weight of the centre's own Gaussian in its density (0: left out; it is the same
+    for every environment, so it only adds a constant to p and squeezes all kernel values towards 1).
+    ``radial_scale`` r₀ (Å) and ``radial_exponent`` m: neighbour weights u(r) = 1 / (1 + (r/r₀)^m)
+    (featomic's "Willatt2018" scaling, Willatt, Musil, Ceriotti, PCCP 20, 29661 (2018)), so the nearest
+    shells dominate the spectrum; ``radial_scale=None``: every neighbour has weight 1.
+    """
+    density = {"type": "Gaussian", "width": float(sigma), "center_atom_weight": float(center_atom_weight)}
+    if radial_scale is not None:
+        density["scaling"] = {"type": "Willatt2018", "rate": 1.0, "scale": float(radial_scale),
+                              "exponent": int(radial_exponent)}
     return _featomic().SoapPowerSpectrum(
         cutoff={"radius": float(cutoff), "smoothing": {"type": "ShiftedCosine", "width": float(smoothing)}},
-        density={"type": "Gaussian", "width": float(sigma)},
+        density=density,
         basis={"type": "TensorProduct", "max_angular": int(l_max), "radial": {"type": "Gto", "max_radial": n_max - 1}},
     )
 
@@ -232,16 +246,20 @@ class FeatomicSOAP(torch.nn.Module):
 
     Same interface as :class:`~ase_relaxed.kernel.soap.SOAPDescriptor`: ``species``, ``cutoff`` r_c (Å),
     ``n_max`` GTO radial functions, ``l_max``, ``sigma`` Gaussian density width (Å), plus ``smoothing``
-    (Å), the width of the shifted-cosine cutoff.  ``dimension`` = S(S+1)/2 · n_max(n_max+1)/2 · (l_max+1)
-    for S species.  The edge list of the graph is not used: featomic builds its own neighbour list.
+    (Å), the width of the shifted-cosine cutoff, and the density weights ``center_atom_weight``,
+    ``radial_scale`` r₀, ``radial_exponent`` m (:func:`featomic_calculator`).  ``dimension`` =
+    S(S+1)/2 · n_max(n_max+1)/2 · (l_max+1) for S species.  The edge list of the graph is not used: featomic
+    builds its own neighbour list.
     """
 
     def __init__(self, species: Sequence[str], cutoff: float, n_max: int = 8, l_max: int = 6, sigma: float = 0.529,
-                 smoothing: float = 0.5) -> None:
+                 smoothing: float = 0.5, center_atom_weight: float = 0.0, radial_scale: float | None = 1.5,
+                 radial_exponent: int = 4) -> None:
         super().__init__()
         self.species, self.cutoff, self.n_max, self.l_max = list(species), float(cutoff), int(n_max), int(l_max)
         self.sigma, self.smoothing = float(sigma), float(smoothing)
-        self.calculator = featomic_calculator(self.cutoff, self.n_max, self.l_max, self.sigma, self.smoothing)
+        self.calculator = featomic_calculator(self.cutoff, self.n_max, self.l_max, self.sigma, self.smoothing,
+                                              center_atom_weight, radial_scale, radial_exponent)
 
     @property
     def dimension(self) -> int:
