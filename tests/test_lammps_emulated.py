@@ -253,3 +253,12 @@ def test_export_run_dir_bad_input_is_one_line(tmp_path, capsys, extra, message):
     assert main(["export-lammps", "demo-carbon-random", str(tmp_path / "c.pkl"), *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_kokkos_coupling_is_refused_with_what_to_do():
+    """The KOKKOS coupling's data (it has forward_exchange) gets one clear error, not a wrong answer."""
+    potential = MLIAPPotential(carbon_model())
+    data = FakeMLIAPData(tube(), 2 * potential.rcutfac, potential.element_types)
+    data.forward_exchange = lambda *args: None
+    with pytest.raises(InputError, match="run without '-k on -sf kk'"):
+        potential.compute_forces(data)

@@ -48,6 +48,10 @@ from .ghost_graph import bonds, build_tree, pair_forces
 
 #: the pickled state's format; a file with another one is refused with what to do
 FORMAT = "ase_relaxed-lammps-mliap-v1"
+#: the KOKKOS coupling (device arrays, ``update_pair_forces_gpu``) is untested here, so it is refused
+KOKKOS_REFUSED = ("ase_relaxed's potential runs on LAMMPS's plain ML-IAP coupling, not the KOKKOS one "
+                  "(pair_style mliap/kk): run without '-k on -sf kk'; the plain coupling is exact for "
+                  "multi-layer models on any number of ranks")
 
 
 def receptive_field(config: Any) -> float:
@@ -139,6 +143,8 @@ class MLIAPPotential:
 
     def compute_forces(self, data: Any) -> None:
         """Per-atom energies, total energy and pair forces of one rank's ML-IAP ``data`` (see module doc)."""
+        if hasattr(data, "forward_exchange"):
+            raise InputError(KOKKOS_REFUSED)
         local = np.asarray(data.iatoms, dtype=np.int64)
         energies, fij = self.evaluate(np.asarray(data.pair_i), np.asarray(data.jatoms), np.asarray(data.rij),
                                       np.asarray(data.elems), local, int(data.ntotal), int(data.npairs))
