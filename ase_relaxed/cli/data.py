@@ -20,6 +20,16 @@ def cmd_data(args: argparse.Namespace) -> int:
         path = generate_broken_crystal(args.out, config, progress=not args.quiet, resume=args.resume)
         print(f"wrote {config.n_structures} frames to {path}")
         return 0
+    if args.families is not None:
+        from ..reference.carbon_families import FamiliesConfig, default_families, generate_families
+
+        config = FamiliesConfig(
+            method=args.method, families=args.families if args.families not in ([], ["all"]) else default_families(),
+            n_structures=args.n_structures, seed=args.seed, min_length=args.min_length, vacuum=args.vacuum,
+        )
+        path = generate_families(args.out, config, resume=args.resume, progress=not args.quiet)
+        print(f"wrote {config.n_structures} frames to {path}")
+        return 0
     from ..reference.generate import DataConfig, generate_dataset
 
     config = DataConfig(
@@ -45,6 +55,11 @@ def add_parsers(sub) -> None:
                       "crystal of the symmetry-breaking study (default: %(default)s)")
     data.add_argument("--chiralities", nargs="+", default=["10,0", "6,6", "8,4"], metavar="N,M",
                       help="nanotube chiralities (default: %(default)s)")
+    data.add_argument("--families", nargs="*", metavar="FAMILY",
+                      help="instead of tubes and graphene, the carbon families of issue 15 (no name or 'all': every "
+                      "one): diamond, diamond-vacancy, diamond(100)-slab, diamond(111)-slab, graphite-AB, "
+                      "graphite-AA, fullerene-C60, fullerene-C20, cnt(N,M)-stone-wales, cnt(N,M)-vacancy, "
+                      "graphene-stone-wales, graphene-vacancy, amorphous (Brenner melt-quench)")
     data.add_argument("--graphene", action=argparse.BooleanOptionalAction, default=True, help="include graphene")
     data.add_argument("-n", "--n-structures", type=int, default=20, help="number of frames (default: %(default)s)")
     data.add_argument("--seed", type=int, default=0, help="generator seed; the data are a function of it")

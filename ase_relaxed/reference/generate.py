@@ -153,10 +153,33 @@ def make_structure(k: int, config: DataConfig, md_calc) -> Atoms:
     variant = config.variants[int(rng.integers(len(config.variants)))]
     atoms = base_structure(family, config)
     info = {"family": family, "variant": variant, "seed": config.seed, "index": k}
+    return apply_variant(atoms, variant, rng, config, md_calc, info)
+
+
+def apply_variant(atoms: Atoms, variant: str, rng: np.random.Generator, config, md_calc, info: dict) -> Atoms:
+    """Perturb ``atoms`` in place as ``variant`` says and attach ``info``; ``config`` gives the amplitudes.
+
+    ``strained``/``thermal``: a random symmetric strain (≤ ``max_strain``) of the periodic axes (all axes,
+    about the centroid, for a molecule); every variant: Gaussian displacements (``rattle_sigma``);
+    ``thermal``: then ``thermal_steps`` fs of Langevin at a random temperature with ``md_calc``.
+
+    >>> from ase.build import bulk
+    >>> atoms = bulk("C", "diamond", a=3.567, cubic=True)
+    >>> config = DataConfig(rattle_sigma=0.0, max_strain=0.01)
+    >>> info = {}
+    >>> out = apply_variant(atoms, "strained", np.random.default_rng(0), config, None, info)
+    >>> 0.97 < out.get_volume() / 3.567**3 < 1.03 and out.info["variant"] == "strained"
+    True
+    """
+    info = {**info, "variant": variant}
     if variant in ("strained", "thermal"):
         strain = rng.uniform(-config.max_strain, config.max_strain, size=(3, 3))
-        strain = 0.5 * (strain + strain.T) * np.outer(atoms.pbc, atoms.pbc)
-        atoms.set_cell(atoms.cell.array @ (np.eye(3) + strain), scale_atoms=True)
+        if atoms.pbc.any():
+            strain = 0.5 * (strain + strain.T) * np.outer(atoms.pbc, atoms.pbc)
+            atoms.set_cell(atoms.cell.array @ (np.eye(3) + strain), scale_atoms=True)
+        else:
+            centre = atoms.positions.mean(axis=0)
+            atoms.positions = centre + (atoms.positions - centre) @ (np.eye(3) + 0.5 * (strain + strain.T))
     atoms.positions += rng.normal(scale=config.rattle_sigma, size=atoms.positions.shape)
     if variant == "thermal":
         from ase.md.langevin import Langevin
