@@ -55,3 +55,9 @@ def test_force_std_grows_away_from_the_training_data(fitted) -> None:
     distorted = force_std(model, brenner_diamond(0.35, seed=99), include_noise=False)
     assert distorted.mean() > 2.0 * training.mean()
     assert force_std(model, brenner_diamond(0.35, seed=99)).mean() > force_std(model, frames[1]).mean()
+
+
+def test_the_energy_model_offers_forces_std_as_a_calculator_hook(fitted) -> None:
+    """``energy_model.forces_std(atoms)``, the hook a calculator can call without naming the kernel family."""
+    model, frames = fitted
+    assert np.array_equal(model.energy_model.forces_std(frames[2]), force_std(model, frames[2]))

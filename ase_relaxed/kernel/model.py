@@ -27,7 +27,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
 import torch
+from ase import Atoms
 from ase.data import atomic_numbers
 from pydantic import Field, model_validator
 
@@ -129,6 +131,16 @@ class KernelEnergyModel(torch.nn.Module):
         if prefix + "noise_precision" in state_dict and prefix + "force_noise_precision" not in state_dict:
             state_dict[prefix + "force_noise_precision"] = state_dict[prefix + "noise_precision"].clone()
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def forces_std(self, atoms: Atoms, include_noise: bool = True) -> np.ndarray:
+        """Posterior force σ_ic = √(φ_icᵀ S φ_ic + 1/β_F) (n, 3), eV/Å (arXiv:2408.07554's Bayesian force error).
+
+        The hook a calculator looks for to fill ``results["forces_std"]``
+        (:func:`ase_relaxed.kernel.uncertainty.force_std`).
+        """
+        from .uncertainty import force_std
+
+        return force_std(self, atoms, include_noise)
 
     def species_index(self, atomic_numbers_: torch.Tensor) -> torch.Tensor:
         return self.species_lookup[atomic_numbers_]
