@@ -1,15 +1,18 @@
-"""CPU benchmark: ase_relaxed's RelaxedCalculator against a random-weight MACE of matched size.
+"""CPU benchmark: ase_relaxed's RelaxedCalculator against random-weight MACE and NequIP of matched size.
 
     python benchmarks/bench_calculator.py                # full run → benchmarks/results/calculator_cpu.json
     python benchmarks/bench_calculator.py --quick        # fewer repeats
-    python benchmarks/bench_calculator.py --skip-mace    # ours only (no MACE venv needed)
+    python benchmarks/bench_calculator.py --peers        # ours only (no peer venv needed)
+    python benchmarks/bench_calculator.py --peers nequip # ours and NequIP only
 
 Energy+forces seconds per call (median after warm-up, fresh rattled positions
 every call so neither ASE's results cache nor the neighbour-list cache answers)
 for (10,0) nanotubes of 40 and 1000 atoms in float32 and float64; and 100 rattled
-40-atom tubes evaluated one by one against ``calculate_batch``.  The MACE side
-runs ``benchmarks/mace_peer.py`` in ``benchmarks/.venv-mace`` (mace-torch pins
-e3nn 0.4.4) on the very same structures and rattles.  See benchmarks/README.md.
+40-atom tubes evaluated one by one against ``calculate_batch``.  Each peer runs
+in its own venv on the very same structures and rattles: ``benchmarks/mace_peer.py``
+in ``benchmarks/.venv-mace`` (mace-torch pins e3nn 0.4.4) and
+``benchmarks/nequip_peer.py`` in ``benchmarks/.venv-nequip`` (nequip 0.19, eager
+and AOTInductor-compiled).  See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -158,32 +161,42 @@ def run_ours(args: argparse.Namespace, structures: list[Atoms], images: list[Ato
     return out
 
 
-def run_mace(args: argparse.Namespace, structures_file: Path, images_file: Path) -> dict[str, Any] | None:
-    """Run mace_peer.py in the MACE venv; its JSON, or None with a message when it cannot run."""
-    python = Path(args.mace_python)
+PEERS: dict[str, dict[str, Any]] = {
+    "mace": {"script": "mace_peer.py", "venv": ".venv-mace", "install": "mace-torch==0.3.16 ase", "args": []},
+    "nequip": {"script": "nequip_peer.py", "venv": ".venv-nequip", "install": "'nequip==0.19.*'",
+               "args": ["--batch-dtypes", "float32", "--batch-modes", "eager", "--batch-repeats", "1"]},  # ~100x slower
+}
+
+
+def run_peer(name: str, args: argparse.Namespace, structures_file: Path, images_file: Path) -> dict[str, Any] | None:
+    """Run the peer's script in its venv; its JSON, or None with a message when the venv is missing."""
+    peer = PEERS[name]
+    python = Path(getattr(args, f"{name}_python"))
     if not python.exists():
-        print(f"\nMACE venv not found at {python}: skipping the MACE side. Set it up with\n"
-              f"  python -m venv benchmarks/.venv-mace\n"
-              f"  benchmarks/.venv-mace/bin/pip install torch==2.13.0\n"
-              f"  benchmarks/.venv-mace/bin/pip install mace-torch==0.3.16 ase\n"
-              f"or pass --skip-mace.\n", file=sys.stderr)
+        print(f"\n{name} venv not found at {python}: skipping that side. Set it up with\n"
+              f"  python -m venv benchmarks/{peer['venv']}\n"
+              f"  benchmarks/{peer['venv']}/bin/pip install torch==2.13.0\n"
+              f"  benchmarks/{peer['venv']}/bin/pip install {peer['install']}\n"
+              f"or leave {name} out of --peers.\n", file=sys.stderr)
         return None
-    command = [str(python), str(HERE / "mace_peer.py"), "--structures", str(structures_file),
+    command = [str(python), str(HERE / peer["script"]), "--structures", str(structures_file),
                "--batch", str(images_file), "--threads", str(args.threads), "--seed", str(args.seed),
                "--rattle", str(RATTLE), "--batch-repeats", str(args.batch_repeats),
                "--repeats", str(args.repeats_small), "--warmup", str(args.warmup_small),
-               "--repeats-large", str(args.repeats_large), "--warmup-large", str(args.warmup_large)]
+               "--repeats-large", str(args.repeats_large), "--warmup-large", str(args.warmup_large), *peer["args"]]
+    if name == "nequip":
+        command += ["--modes", *args.nequip_modes]
     env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", OMP_NUM_THREADS=str(args.threads))
     done = subprocess.run(command, stdout=subprocess.PIPE, stderr=None, text=True, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
-        raise RuntimeError(f"mace_peer.py failed (exit {done.returncode}); its stderr is above")
+        raise RuntimeError(f"{peer['script']} failed (exit {done.returncode}); its stderr is above")
     return json.loads(lines[-1])
 
 
-def ratio(ours: float, mace: float | None) -> str:
-    """``ours/mace`` to two decimals, or a dash when MACE did not run."""
-    return f"{ours / mace:.2f}" if mace else "–"
+def ratio(ours: float | None, peer: float | None) -> str:
+    """``ours/peer`` to two decimals, or a dash when either did not run."""
+    return f"{ours / peer:.2f}" if ours and peer else "–"
 
 
 def fmt(seconds: float | None) -> str:
@@ -193,46 +206,75 @@ def fmt(seconds: float | None) -> str:
     return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-def table(result: dict[str, Any]) -> str:
-    """Markdown table of medians, ours/MACE ratios of medians and of minima (< 1: ours is faster)."""
-    ours, mace = result["ours"], result.get("mace") or {}
-    rows = ["| case | dtype | ours | MACE | ours/MACE | ours/MACE (min) |", "|---|---|---:|---:|---:|---:|"]
+def peer_columns(result: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(column name, getter(kind, dtype, n) → summary dict or None) for every peer that ran."""
+    columns = []
+    mace = result.get("mace")
+    if mace:
+        columns.append(("MACE", lambda kind, dtype, n, m=mace: (
+            m.get("single", {}).get(dtype, {}).get(n) if kind == "single"
+            else m.get("batch", {}).get(dtype, {}).get("one_by_one"))))
+    nequip = result.get("nequip")
+    for mode, label in (("eager", "NequIP"), ("aotinductor", "NequIP AOTI")):
+        if nequip and mode in nequip.get("modes", {}):
+            columns.append((label, lambda kind, dtype, n, e=nequip["modes"][mode]: (
+                e.get(dtype, {}).get("single", {}).get(n) if kind == "single"
+                else e.get(dtype, {}).get("batch", {}).get("one_by_one"))))
+    return columns
 
-    def row(case: str, dtype: str, o: dict, m: dict | None) -> str:
-        m = m or {}
-        return (f"| {case} | {dtype} | {fmt(o['median_s'])} | {fmt(m.get('median_s'))} | "
-                f"{ratio(o['median_s'], m.get('median_s'))} | {ratio(o['min_s'], m.get('min_s'))} |")
+
+def table(result: dict[str, Any]) -> str:
+    """Markdown table of medians and ours/peer ratios of medians (of minima in brackets; < 1: ours is faster)."""
+    ours = result["ours"]
+    columns = peer_columns(result)
+    head = ["case", "dtype", "ours", *[c for c, _ in columns], *[f"ours/{c}" for c, _ in columns]]
+    rows = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+
+    def row(case: str, dtype: str, o: dict, kind: str, n: str | None) -> str:
+        peers = [get(kind, dtype, n) or {} for _, get in columns]
+        cells = [case, dtype, fmt(o["median_s"]), *[fmt(p.get("median_s")) for p in peers],
+                 *[f"{ratio(o['median_s'], p.get('median_s'))} ({ratio(o['min_s'], p.get('min_s'))})"
+                   if p else "–" for p in peers]]
+        return "| " + " | ".join(cells) + " |"
 
     for dtype in DTYPES:
         for n, s in ours["single"][dtype].items():
-            rows.append(row(f"{n} atoms, E+F per call", dtype, s, mace.get("single", {}).get(dtype, {}).get(n)))
+            rows.append(row(f"{n} atoms, E+F per call", dtype, s, "single", n))
     for dtype in DTYPES:
         b = ours["batch"][dtype]
         n = b["n_images"]
-        m = mace.get("batch", {}).get(dtype, {}).get("one_by_one")
-        rows.append(row(f"{n}×40 atoms, one by one (total)", dtype, b["one_by_one"], m))
-        rows.append(row(f"{n}×40 atoms, ours `calculate_batch` vs MACE one by one", dtype, b["batched"], m))
+        rows.append(row(f"{n}×40 atoms, one by one (total)", dtype, b["one_by_one"], "batch", None))
+        rows.append(row(f"{n}×40 atoms, ours `calculate_batch` vs peers one by one", dtype, b["batched"], "batch",
+                        None))
         loop, batch = b["one_by_one"], b["batched"]
         rows.append(f"| ours `calculate_batch` / ours one by one | {dtype} | "
-                    f"{ratio(batch['median_s'], loop['median_s'])} | | | {ratio(batch['min_s'], loop['min_s'])} |")
-    mace_params = mace.get("parameters")
-    rows.append(f"| parameters | | {ours['parameters']:,} | {f'{mace_params:,}' if mace_params else '–'} | "
-                f"{ratio(ours['parameters'], mace_params)} | |")
+                    f"{ratio(batch['median_s'], loop['median_s'])} ({ratio(batch['min_s'], loop['min_s'])}) |")
+    params = [(result.get("mace") or {}).get("parameters")] if result.get("mace") else []
+    params += [(result.get("nequip") or {}).get("parameters")] * (len(columns) - len(params))
+    rows.append("| parameters | | " + " | ".join([f"{ours['parameters']:,}", *[f"{p:,}" if p else "–" for p in params],
+                                                   *[ratio(ours["parameters"], p) for p in params]]) + " |")
     return "\n".join(rows)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke test, not for reporting)")
-    parser.add_argument("--skip-mace", action="store_true", help="time our calculator only")
+    parser.add_argument("--peers", nargs="*", choices=tuple(PEERS), default=list(PEERS),
+                        help="peers to time next to ours (default: all; none given: ours only)")
+    parser.add_argument("--skip-mace", action="store_true", help="leave MACE out of --peers")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads for both sides")
     parser.add_argument("--mace-python", default=str(HERE / ".venv-mace" / "bin" / "python"))
+    parser.add_argument("--nequip-python", default=str(HERE / ".venv-nequip" / "bin" / "python"))
+    parser.add_argument("--nequip-modes", nargs="+", default=["eager", "aotinductor"],
+                        choices=("eager", "aotinductor"))
     parser.add_argument("--out", default=str(HERE / "results" / "calculator_cpu.json"))
     parser.add_argument("--channels", type=int, default=64)
     parser.add_argument("--l-max", type=int, default=3)
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.skip_mace and "mace" in args.peers:
+        args.peers.remove("mace")
     args.repeats_small, args.warmup_small = (3, 1) if args.quick else (15, 3)
     args.repeats_large, args.warmup_large = (2, 1) if args.quick else (5, 1)
     args.batch_repeats = 1 if args.quick else 3
@@ -257,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         ase.io.write(images_file, images)
         structures, images = ase.io.read(structures_file, ":"), ase.io.read(images_file, ":")  # same as MACE's
         result: dict[str, Any] = {
-            "benchmark": "energy+forces per call on CPU, ase_relaxed vs random-weight MACE",
+            "benchmark": "energy+forces per call on CPU, ase_relaxed vs random-weight peers (MACE, NequIP)",
             "machine": machine_info(),
             "versions": software_versions(),
             "torch_threads": torch.get_num_threads(),
@@ -265,15 +307,17 @@ def main(argv: list[str] | None = None) -> int:
                          "warmup_40": args.warmup_small, "repeats_1000": args.repeats_large,
                          "warmup_1000": args.warmup_large, "batch_repeats": args.batch_repeats,
                          "n_images": N_IMAGES, "structures": "(10,0) CNT, pbc F,F,T, lengths 1 and 25",
-                         "neighbor_list": "matscipy (both)", "seed": args.seed},
+                         "neighbor_list": "matscipy (all)", "peers": args.peers, "seed": args.seed},
             "loadavg": {"start": loadavg()},
         }
         result["ours"] = run_ours(args, structures, images)
         result["loadavg"]["after_ours"] = loadavg()
-        result["mace"] = None if args.skip_mace else run_mace(args, structures_file, images_file)
+        for name in PEERS:
+            result[name] = run_peer(name, args, structures_file, images_file) if name in args.peers else None
+            result["loadavg"][f"after_{name}"] = loadavg()
         result["loadavg"]["end"] = loadavg()
-    if args.skip_mace:
-        print("\n--skip-mace: MACE side not run.", file=sys.stderr)
+    for name in set(PEERS) - set(args.peers):
+        print(f"\n{name} not in --peers: that side not run.", file=sys.stderr)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
