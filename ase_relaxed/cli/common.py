@@ -1,6 +1,6 @@
 """What every subcommand shares: the model options, reading one structure, making the calculator.
 
-The options ``--model/--device/--dtype`` (and ``--index`` where a command reads one frame) are declared
+The options ``--model/--device/--dtype/--compile`` (and ``--index`` where a command reads one frame) are declared
 here once; each subcommand module calls :func:`add_model_options`.
 
 >>> import argparse
@@ -24,11 +24,15 @@ MODEL_HELP = (f"model: a shipped name (see `ase-relaxed models`) or a .safetenso
 DTYPE_HELP = ("float64 (default, whatever the model file stores: float32 round-off ruins finite differences, "
               "phonons and tight relaxations) or float32 (opt-in, 1.6-2.3x faster on CPU; "
               "benchmarks/results/dtype_cost.json)")
+COMPILE_HELP = ("run the model through torch.compile (inductor): the first evaluation compiles (about a minute on "
+                "CPU), later ones reuse it for any positions and atom count; pays off for long MD and large "
+                "structures (benchmarks/results/compile.json). Not for kernel models")
 
 
 def add_model_options(parser: argparse.ArgumentParser, *, index: str | None = None, suppress: bool = False,
                       allow_close: bool = False) -> None:
-    """``--model/-m``, ``--device``, ``--dtype``; ``--index`` when ``index`` gives its default; ``--allow-close``.
+    """``--model/-m``, ``--device``, ``--dtype``, ``--compile``; ``--index`` when ``index`` gives its default;
+    ``--allow-close``.
 
     ``suppress=True`` leaves unset options out of the namespace (``md`` merges them with a config file and a
     checkpoint, so that only flags actually given override those).
@@ -38,6 +42,7 @@ def add_model_options(parser: argparse.ArgumentParser, *, index: str | None = No
     parser.add_argument("--device", default=default("auto"), help="auto (CUDA if available), cpu or cuda "
                         "(default: auto)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default=default(None), help=DTYPE_HELP)
+    parser.add_argument("--compile", action="store_true", default=default(False), help=COMPILE_HELP)
     if index is not None:
         what = "all, ':'" if index == ":" else f"{index}, the last" if index == "-1" else index
         parser.add_argument("--index", default=default(index),
@@ -102,10 +107,11 @@ def read_one(structure: str, index: str):
 
 
 def make_calculator(options, **kwargs):
-    """A :class:`~ase_relaxed.RelaxedCalculator` from parsed options (``model``, ``device``, ``dtype``)."""
+    """A :class:`~ase_relaxed.RelaxedCalculator` from parsed options (``model``, ``device``, ``dtype``, ``compile``)."""
     from ..calculator import RelaxedCalculator
 
-    return RelaxedCalculator(options.model, device=options.device, dtype=options.dtype, **kwargs)
+    return RelaxedCalculator(options.model, device=options.device, dtype=options.dtype,
+                             compile=bool(getattr(options, "compile", False)), **kwargs)
 
 
 def check_output(path: str | None, flag: str, directory: bool = False) -> None:
@@ -199,6 +205,8 @@ def run_farm_command(args: argparse.Namespace, kind: str, jobs: list, settings: 
     db = args.db or "farm.db"
     farm.parse_scheduler(args.scheduler)  # a bad scheduler fails before any work
     model = {"model": args.model, "device": args.device, "dtype": args.dtype, "on_close": on_close}
+    if getattr(args, "compile", False):  # not a setting: the numbers are the eager ones
+        model["compile"] = True
 
     def report(record: dict) -> None:
         status = "ok" if record["status"] == "ok" else "FAILED"

@@ -5,7 +5,7 @@
         [--pressure GPa] [--timestep fs] [--steps N] [--seed S] [--replicas N]
         [--friction 1/fs] [--tdamp fs] [--pdamp fs] [--traj FILE] [--log FILE] [--interval K]
         [--checkpoint FILE] [--checkpoint-interval K] [--resume] [--config FILE.yaml]
-        [--max-force eV/Å] [--min-distance Å] [--max-temperature K] [--device D] [--dtype T]
+        [--max-force eV/Å] [--min-distance Å] [--max-temperature K] [--device D] [--dtype T] [--compile]
     ase-relaxed relax STRUCTURE [--model M] [--cell] [--optimizer {fire,bfgs}] [--fmax 0.01]
         [--steps N] [--out relaxed.extxyz]
 
@@ -65,8 +65,8 @@ def md_options(args: argparse.Namespace) -> MDOptions:
 
 
 #: MD options that are not physics: where files go and how the run is shown (left out of a farm's settings)
-NOT_SETTINGS = ("structure", "index", "model", "device", "dtype", "traj", "log", "checkpoint", "checkpoint_interval",
-                "resume", "quiet", "interval")
+NOT_SETTINGS = ("structure", "index", "model", "device", "dtype", "compile", "traj", "log", "checkpoint",
+                "checkpoint_interval", "resume", "quiet", "interval")
 
 
 def _md_farm(args: argparse.Namespace, structures: list[str]) -> int:
@@ -77,7 +77,8 @@ def _md_farm(args: argparse.Namespace, structures: list[str]) -> int:
     if options.resume:
         raise InputError("--resume continues one run from its checkpoint; a farm resumes from its --db instead")
     settings = {k: v for k, v in options.model_dump().items() if k not in NOT_SETTINGS}
-    farm = argparse.Namespace(model=options.model, device=options.device, dtype=options.dtype, quiet=options.quiet,
+    farm = argparse.Namespace(model=options.model, device=options.device, dtype=options.dtype,
+                              compile=options.compile, quiet=options.quiet,
                               db=getattr(args, "db", None), scheduler=getattr(args, "scheduler", None),
                               command="md")
     return run_farm_command(farm, "md", expand_sources(structures, options.index), settings, on_close="ignore")

@@ -3,7 +3,7 @@
     ase-relaxed phonons STRUCTURE [--model M] [--supercell N1 N2 N3] [--primitive {auto,none}]
         [--distance 0.01] [--band auto|PATH] [--npoints 101] [--dos] [--pdos] [--mesh N1 N2 N3] [--thermal]
         [--subtract-residual-forces] [--relax] [--fmax 1e-3] [--steps 500] [--helical]
-        [--interaction-range Å] [--batch-size K] [--index K] [--device D] [--dtype T] [--quiet] --out DIR
+        [--interaction-range Å] [--batch-size K] [--index K] [--device D] [--dtype T] [--compile] [--quiet] --out DIR
 
 Examples::
 

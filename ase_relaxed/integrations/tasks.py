@@ -28,17 +28,18 @@ from typing import Any, Callable
 import numpy as np
 from ase import Atoms
 
-#: calculators of this process, by (model, device, dtype, on_close)
+#: calculators of this process, by (model, device, dtype, on_close, compile)
 _CALCULATORS: dict[tuple, Any] = {}
 
 
-def calculator(model: str, device: str = "cpu", dtype: str | None = None, on_close: str = "error"):
-    """The :class:`~ase_relaxed.RelaxedCalculator` of these options, built once per process."""
+def calculator(model: str, device: str = "cpu", dtype: str | None = None, on_close: str = "error",
+               compile: bool = False):
+    """The :class:`~ase_relaxed.RelaxedCalculator` of these options, built (and compiled) once per process."""
     from ..calculator import RelaxedCalculator
 
-    key = (model, device, dtype, on_close)
+    key = (model, device, dtype, on_close, compile)
     if key not in _CALCULATORS:
-        _CALCULATORS[key] = RelaxedCalculator(model, device=device, dtype=dtype, on_close=on_close)
+        _CALCULATORS[key] = RelaxedCalculator(model, device=device, dtype=dtype, on_close=on_close, compile=compile)
     return _CALCULATORS[key]
 
 

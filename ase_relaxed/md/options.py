@@ -53,6 +53,7 @@ class MDOptions(Config):
     model: str = DEFAULT_MODEL
     device: str = "auto"
     dtype: Literal["float32", "float64"] | None = None
+    compile: bool = False  # torch.compile the model (RelaxedCalculator(compile=True)); may change on resume
     ensemble: Literal[ENSEMBLES] = "nve"
     barostat: Literal[BAROSTATS] = "isotropic"
     temperature: float = Field(300.0, ge=0)
