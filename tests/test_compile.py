@@ -102,3 +102,20 @@ def test_inductor_direct_force_model_equals_eager():
     atoms.calc = compiled
     atoms.get_forces()
     assert compiled.compiled_graphs == graphs
+
+
+@pytest.mark.parametrize("command", ["eval", "md", "relax", "phonons"])
+def test_cli_compile_flag_reaches_the_calculator(command, tmp_path):
+    """``--compile`` builds a compiled calculator (compiling itself waits for the first evaluation)."""
+    from ase_relaxed.cli import build_parser
+    from ase_relaxed.cli.common import make_calculator
+    from ase_relaxed.cli.md import md_options
+
+    extra = ["--out", str(tmp_path / "out")] if command == "phonons" else []
+    args = build_parser().parse_args([command, "cnt:5,0", "--model", "demo-carbon-random", "--device", "cpu",
+                                      "--compile", *extra])
+    options = md_options(args) if command == "md" else args
+    calc = make_calculator(options)
+    assert calc.todict()["compile"] == "inductor" and calc.compiled_graphs == 0
+    plain = build_parser().parse_args([command, "cnt:5,0", "--device", "cpu", *extra])
+    assert not getattr(md_options(plain) if command == "md" else plain, "compile")
