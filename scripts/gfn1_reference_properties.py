@@ -13,8 +13,8 @@ measures the reference method's own
   each other by ±δ along x at a₀: ω² = −⟨F_A,x⟩ / (δ m) (central difference of the mean force on A);
 * graphene: the in-plane lattice constant (6×6 and 9×9 sheets: multiples of 3, so K folds onto Γ);
 * graphite: the AB (and AA) interlayer distance, in-plane a fixed at GFN1's 6×6 graphene value, c scanned
-  on a 6×6 in-plane cell with 2 layers (144 atoms) and checked with 2 cells along c (4 layers, 288 atoms);
-  the minimum is a quartic fit through the 5 points around the lowest scanned energy;
+  on a 6×6 in-plane cell with 2 layers (144 atoms), the minimum a quartic fit through the 5 points around
+  the lowest scanned energy; checked with 2 cells along c (4 layers, 288 atoms: 3 points, a parabola);
 * C60 in vacuum, relaxed with GFN1 (FIRE, fmax 0.005 eV/Å): the 6:6 (hexagon–hexagon) and 5:6
   (pentagon–hexagon) bond lengths, bonds told apart by whether they lie on a 5-ring.
 
@@ -115,6 +115,13 @@ def run_diamond(cache: Cache, sizes: list[int]) -> dict:
     out = {"coarse_scan": coarse, "centre_angstrom": center}
     for n in sizes:
         out[f"{n}x{n}x{n}"] = diamond_eos(cache, n, grid)
+    # the cell of the diamond data (fcc primitive 4×4×4, 128 atoms) against the conventional ones, same a
+    a = float(grid[3])
+    prim = bulk("C", "diamond", a=a).repeat(4)
+    out["energy_per_atom_at_centre_eV"] = {
+        "primitive 4x4x4 (128 atoms)": cache.point(f"diamond_prim4x4x4_a{a:.4f}", prim)["energy"] / len(prim),
+        **{f"conventional {n}x{n}x{n} ({8 * n**3} atoms)": cache.data[f"diamond_{n}x{n}x{n}_a{a:.4f}"]["energy"]
+           / (8 * n**3) for n in sizes}}
     return out
 
 
@@ -147,13 +154,13 @@ def sheet(a: float, n: int) -> Atoms:
     return atoms
 
 
-def quartic_minimum(x: list[float], y: list[float]) -> tuple[float, float]:
-    """Minimum of a quartic through the 5 points around the lowest y (x and y at the minimum)."""
+def quartic_minimum(x: list[float], y: list[float], points: int = 5, degree: int = 4) -> tuple[float, float]:
+    """Minimum of a quartic (``degree``) through the 5 (``points``) around the lowest y (x and y there)."""
     order = np.argsort(x)
     x, y = np.asarray(x)[order], np.asarray(y)[order]
-    lo = int(np.clip(np.argmin(y) - 2, 0, len(x) - 5))
-    xs, ys = x[lo:lo + 5], y[lo:lo + 5]
-    poly = np.polynomial.Polynomial.fit(xs, ys, 4)
+    lo = int(np.clip(np.argmin(y) - points // 2, 0, len(x) - points))
+    xs, ys = x[lo:lo + points], y[lo:lo + points]
+    poly = np.polynomial.Polynomial.fit(xs, ys, degree)
     fine = np.linspace(xs[0], xs[-1], 20001)
     best = int(np.argmin(poly(fine)))
     return float(fine[best]), float(poly(fine[best]))
@@ -191,7 +198,7 @@ def interlayer_scan(cache: Cache, a: float, n: int, stacking: str, cells_c: int,
         atoms = graphite(a, float(d), n, stacking, cells_c)
         key = f"graphite{stacking}_{n}x{n}x{cells_c}_a{a:.4f}_d{d:.3f}"
         energies.append(cache.point(key, atoms)["energy"] / len(atoms))
-    d0, e0 = quartic_minimum(list(grid), energies)
+    d0, e0 = quartic_minimum(list(grid), energies) if len(grid) >= 5 else quartic_minimum(list(grid), energies, 3, 2)
     return {"stacking": stacking, "in_plane": f"{n}x{n}", "layers": 2 * cells_c, "n_atoms": 4 * n * n * cells_c,
             "in_plane_a_angstrom": a, "interlayer_distance_angstrom": d0, "energy_per_atom_eV": e0,
             "distances_scanned": [round(float(d), 3) for d in grid], "energies_per_atom_eV": energies}
@@ -203,7 +210,7 @@ def run_graphite(cache: Cache, a: float, n: int, check_c: bool) -> dict:
     out = {"AB": ab, "AA": interlayer_scan(cache, a, n, "AA", 1, grid)}
     if check_c:
         centre = round(ab["interlayer_distance_angstrom"] / 0.05) * 0.05
-        out["AB_2cells_c"] = interlayer_scan(cache, a, n, "AB", 2, np.round(centre + 0.1 * np.arange(-2, 3), 3))
+        out["AB_2cells_c"] = interlayer_scan(cache, a, n, "AB", 2, np.round(centre + 0.1 * np.arange(-1, 2), 3))
     # binding relative to isolated sheets at the same a (6 Å more vacuum than the widest scan point)
     far = interlayer_scan_point(cache, a, n, "AB", 8.0)
     out["AB"]["binding_meV_per_atom_vs_far_layers"] = 1000.0 * (ab["energy_per_atom_eV"] - far)

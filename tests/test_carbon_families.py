@@ -15,7 +15,7 @@ from ase_relaxed.reference.generate import reference_calculator
 
 QUICK = MeltQuench(n_atoms=24, melt_steps=10, quench_steps=10, relax_steps=10)
 FAMILIES = [*cf.FIXED_FAMILIES[:8], "cnt(5,0)-stone-wales", "cnt(5,0)-vacancy", *cf.FIXED_FAMILIES[8:]]
-SMALL = dict(method="brenner", families=FAMILIES, min_length=8.0, thermal_steps=5, diamond_repeat=2,
+SMALL = dict(method="brenner", families=FAMILIES, min_length=8.0, thermal_steps=5, diamond_cell="primitive", diamond_repeat=2,
              slab_repeat=2, slab_layers=4, graphite_repeat=2, amorphous=QUICK, relax_steps=100)
 
 
@@ -59,6 +59,7 @@ def test_ideal_structures_are_what_their_names_say():
     diamond = cf.ideal_structure("diamond", config)
     assert len(diamond) == 16 and set(coordination(diamond)) == {4}
     assert len(cf.ideal_structure("diamond-vacancy", config)) == 15
+    assert len(cf.diamond_bulk(cf.FamiliesConfig())) == 216  # the default: 3×3×3 conventional
     for face in ("100", "111"):
         slab = cf.ideal_structure(f"diamond({face})-slab", config)
         assert slab.pbc.tolist() == [True, True, False]

@@ -21,6 +21,12 @@ one of that family's variants: ``rattled``, ``strained``, ``thermal`` (:func:`.g
 for graphite also ``interlayer`` (the layer distance drawn from ``interlayer_range``), for amorphous
 carbon only ``quenched``. Tubes and graphene sheets are those of :mod:`.generate` (same vacuum, length).
 
+Sizes (tblite is Γ-only, so a cell is also its k-point mesh): diamond 3×3×3 conventional (216 atoms; at the
+same a GFN1 puts the 64-atom cell 36 meV/atom and the 128-atom fcc 4×4×4 23 meV/atom above it), slabs 5×5
+surface cells × 6 layers (150 atoms), graphite 6×6 × 2 layers (144 atoms; 6 is a multiple of 3, so graphene's
+K point folds onto Γ), amorphous 128 atoms. Lattice constants default to GFN1-xTB's own
+(``scripts/gfn1_reference_properties.py``).
+
 >>> config = FamiliesConfig(families=["fullerene-C20"], variants=["rattled"], n_structures=1)
 >>> atoms = make_family_structure(0, config, md_calc=None)
 >>> atoms.info["family"], len(atoms), bool(atoms.pbc.any())
@@ -78,13 +84,13 @@ class FamiliesConfig(Config):
     thermal_steps: int = Field(20, ge=0)
     vacuum: float = Field(6.0, ge=0)
     min_length: float = Field(17.0, gt=0)
-    diamond_a: float = Field(3.567, gt=0)
-    diamond_cell: Literal["primitive", "conventional"] = "primitive"
-    diamond_repeat: int = Field(4, ge=1)
-    slab_repeat: int = Field(4, ge=1)
-    slab_layers: int = Field(8, ge=2)
-    graphite_a: float = Field(2.46, gt=0)
-    graphite_distance: float = Field(3.35, gt=0)
+    diamond_a: float = Field(3.545, gt=0)  # GFN1-xTB's own (3×3×3 cell, benchmarks/results/gfn1_properties.json)
+    diamond_cell: Literal["primitive", "conventional"] = "conventional"
+    diamond_repeat: int = Field(3, ge=1)
+    slab_repeat: int = Field(5, ge=1)
+    slab_layers: int = Field(6, ge=2)
+    graphite_a: float = Field(2.458, gt=0)  # GFN1-xTB graphene, 6×6 sheet
+    graphite_distance: float = Field(3.19, gt=0)  # GFN1-xTB AB, 6×6 × 2 layers
     graphite_repeat: int = Field(6, ge=1)
     interlayer_range: tuple[float, float] = (2.9, 4.5)
     fullerene_box: float = Field(20.0, gt=0)
