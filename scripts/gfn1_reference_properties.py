@@ -208,9 +208,15 @@ def run_graphite(cache: Cache, a: float, n: int, check_c: bool) -> dict:
     grid = np.round(np.arange(3.00, 3.905, 0.10), 3)
     ab = interlayer_scan(cache, a, n, "AB", 1, grid)
     out = {"AB": ab, "AA": interlayer_scan(cache, a, n, "AA", 1, grid)}
-    if check_c:
-        centre = round(ab["interlayer_distance_angstrom"] / 0.05) * 0.05
-        out["AB_2cells_c"] = interlayer_scan(cache, a, n, "AB", 2, np.round(centre + 0.1 * np.arange(-1, 2), 3))
+    if check_c:  # AA comes out below AB with one cell along c: is that the Γ-only k_z sampling?
+        for stacking in ("AB", "AA"):
+            centre = round(out[stacking]["interlayer_distance_angstrom"] / 0.05) * 0.05
+            out[f"{stacking}_2cells_c"] = interlayer_scan(cache, a, n, stacking, 2,
+                                                          np.round(centre + 0.1 * np.arange(-1, 2), 3))
+        out["AA_minus_AB_meV_per_atom"] = {
+            "1 cell along c": 1000.0 * (out["AA"]["energy_per_atom_eV"] - ab["energy_per_atom_eV"]),
+            "2 cells along c": 1000.0 * (out["AA_2cells_c"]["energy_per_atom_eV"]
+                                         - out["AB_2cells_c"]["energy_per_atom_eV"])}
     # binding relative to isolated sheets at the same a (6 Å more vacuum than the widest scan point)
     far = interlayer_scan_point(cache, a, n, "AB", 8.0)
     out["AB"]["binding_meV_per_atom_vs_far_layers"] = 1000.0 * (ab["energy_per_atom_eV"] - far)

@@ -15,8 +15,8 @@ from ase_relaxed.reference.generate import reference_calculator
 
 QUICK = MeltQuench(n_atoms=24, melt_steps=10, quench_steps=10, relax_steps=10)
 FAMILIES = [*cf.FIXED_FAMILIES[:8], "cnt(5,0)-stone-wales", "cnt(5,0)-vacancy", *cf.FIXED_FAMILIES[8:]]
-SMALL = dict(method="brenner", families=FAMILIES, min_length=8.0, thermal_steps=5, diamond_cell="primitive", diamond_repeat=2,
-             slab_repeat=2, slab_layers=4, graphite_repeat=2, amorphous=QUICK, relax_steps=100)
+SMALL = dict(method="brenner", families=FAMILIES, min_length=8.0, thermal_steps=5, diamond_cell="primitive",
+             diamond_repeat=2, slab_repeat=2, slab_layers=4, graphite_repeat=2, amorphous=QUICK, relax_steps=100)
 
 
 def min_distance(atoms):
