@@ -43,14 +43,11 @@ import numpy as np
 from ase import Atoms
 from pydantic import Field, field_validator
 
-from ..configuration import Config
 from .amorphous import MeltQuench, melt_quench
 from .frames import generator_record, write_frames
 from .generate import (
-    METHODS,
-    VARIANTS,
     DataConfig,
-    TemperatureRange,
+    FrameSettings,
     _n_m,
     apply_variant,
     base_structure,
@@ -70,20 +67,11 @@ def _interval(bounds: tuple[float, float]) -> tuple[float, float]:
     return bounds
 
 
-class FamiliesConfig(Config):
+class FamiliesConfig(FrameSettings):
     """What to generate.  Lengths in Å, temperatures in K, densities in g/cm³."""
 
-    method: str = "brenner"
     families: list[str] = Field(default_factory=lambda: default_families())
     n_structures: int = Field(13, ge=1)
-    seed: int = Field(0, ge=0)
-    variants: list[Literal[VARIANTS]] = Field(default_factory=lambda: list(VARIANTS), min_length=1)
-    rattle_sigma: float = Field(0.05, ge=0)
-    max_strain: float = Field(0.03, ge=0, lt=1)
-    temperature_range: TemperatureRange = (300.0, 2000.0)
-    thermal_steps: int = Field(20, ge=0)
-    vacuum: float = Field(6.0, ge=0)
-    min_length: float = Field(17.0, gt=0)
     diamond_a: float = Field(3.545, gt=0)  # GFN1-xTB's own (3×3×3 cell, benchmarks/results/gfn1_properties.json)
     diamond_cell: Literal["primitive", "conventional"] = "conventional"
     diamond_repeat: int = Field(3, ge=1)
@@ -96,13 +84,6 @@ class FamiliesConfig(Config):
     fullerene_box: float = Field(20.0, gt=0)
     amorphous: MeltQuench = Field(default_factory=MeltQuench)
     relax_steps: int = Field(300, ge=0)
-
-    @field_validator("method")
-    @classmethod
-    def _known_method(cls, method: str) -> str:
-        if method not in METHODS:
-            raise ValueError(f"unknown reference method; known: {list(METHODS)}")
-        return method
 
     @field_validator("families")
     @classmethod

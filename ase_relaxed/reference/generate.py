@@ -94,13 +94,10 @@ def reference_calculator(method: str, electronic_temperature: float = 300.0):
     raise InputError(f"unknown reference method {method!r}; known: {list(METHODS)}")
 
 
-class DataConfig(Config):
-    """What to generate.  ``min_length`` (Å) is the shortest periodic length of a tube cell."""
+class FrameSettings(Config):
+    """What every labelled-frame generator shares: the method, the seed and how frames vary (Å, K)."""
 
     method: str = "brenner"
-    chiralities: list[Chirality] = Field(default_factory=lambda: ["10,0", "6,6", "8,4"])
-    include_graphene: bool = True
-    n_structures: int = Field(20, ge=1)
     seed: int = Field(0, ge=0)
     variants: list[Literal[VARIANTS]] = Field(default_factory=lambda: list(VARIANTS), min_length=1)
     rattle_sigma: float = Field(0.05, ge=0)
@@ -116,6 +113,14 @@ class DataConfig(Config):
         if method not in METHODS:
             raise ValueError(f"unknown reference method; known: {list(METHODS)}")
         return method
+
+
+class DataConfig(FrameSettings):
+    """What to generate.  ``min_length`` (Å) is the shortest periodic length of a tube cell."""
+
+    chiralities: list[Chirality] = Field(default_factory=lambda: ["10,0", "6,6", "8,4"])
+    include_graphene: bool = True
+    n_structures: int = Field(20, ge=1)
 
     @model_validator(mode="after")
     def _something_to_generate(self) -> "DataConfig":
