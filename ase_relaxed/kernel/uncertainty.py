@@ -47,7 +47,7 @@ def force_std(model: ForceStressOutput, atoms: Atoms, include_noise: bool = True
     ``include_noise``: add the fitted noise variance 1/β_F (predictive σ, the one to calibrate against
     reference forces); without it, only the posterior part √(φᵀSφ), which grows away from the training data.
     """
-    from .fit import kernel_rows
+    from .rows import kernel_rows
 
     energy_model = model.energy_model if isinstance(model, ForceStressOutput) else model
     with torch.no_grad():
