@@ -18,7 +18,6 @@ import copy
 import math
 import os
 import warnings
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -29,61 +28,11 @@ from ase.stress import full_3x3_to_voigt_6_stress
 
 from . import keys
 from ._version import __version__
-from .errors import DeviceError, InputError, NonConservativeForcesWarning, OutOfDomainWarning
+from .errors import InputError, NonConservativeForcesWarning, OutOfDomainWarning
 from .graph import atoms_to_graph, batch_graphs, check_atoms, check_distances, has_volume, neighbor_list
-from .models import ForceStressOutput, load_model
 from .models.compiled import DEFAULT_BACKEND, compile_model
-from .models.energy import EnergyModel
-from .pretrained import DEFAULT_MODEL, pretrained_path
-
-#: the dtype of ``RelaxedCalculator(dtype=None)``, whatever the model file stores (benchmarks/bench_dtype.py)
-DEFAULT_DTYPE = torch.float64
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; a clear error for unavailable devices."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except RuntimeError as error:
-        raise DeviceError(f"unknown device {device!r}: {error}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError(f"device {str(device)!r} was asked for but CUDA is not available here; use device='cpu'")
-    if device.type not in ("cpu", "cuda"):
-        raise DeviceError(f"device {str(device)!r} is not supported; use 'auto', 'cpu' or 'cuda'")
-    return device
-
-
-def model_file(model: torch.nn.Module | str | os.PathLike) -> Path | None:
-    """The file a model argument names: a path as given, the file of a shipped name, None for a module."""
-    if isinstance(model, torch.nn.Module):
-        return None
-    text = str(model)
-    if Path(text).suffix or os.sep in text or Path(text).exists():
-        return Path(text)
-    return pretrained_path(text)
-
-
-def resolve_model(model: torch.nn.Module | str | os.PathLike) -> ForceStressOutput:
-    """A module, a model-file path, or the name of a shipped model → a ForceStressOutput."""
-    if isinstance(model, ForceStressOutput):
-        return model
-    if isinstance(model, EnergyModel):
-        return ForceStressOutput(model)
-    if isinstance(model, torch.nn.Module):
-        raise InputError(f"expected an ase_relaxed model, got {type(model).__name__}")
-    return load_model(model_file(model))
-
-
-def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
-    """``None`` → :data:`DEFAULT_DTYPE` (float64); "float32"/"float64" or a torch dtype → that dtype."""
-    if dtype is None:
-        return DEFAULT_DTYPE
-    resolved = {"float32": torch.float32, "float64": torch.float64}.get(dtype, dtype)
-    if resolved not in (torch.float32, torch.float64):
-        raise InputError(f"dtype must be float32 or float64 (or None for {DEFAULT_DTYPE}), got {dtype!r}")
-    return resolved
+from .models.resolve import DEFAULT_DTYPE, model_file, resolve_device, resolve_dtype, resolve_model  # noqa: F401
+from .pretrained import DEFAULT_MODEL
 
 
 def _finite_number(name: str, value: float) -> float:
@@ -146,7 +95,7 @@ class RelaxedCalculator(Calculator):
     and atom count; ``calc.compile_seconds`` and ``calc.compiled_graphs`` tell what compiling cost.
     """
 
-    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress", "forces_std"]
 
     def __init__(
         self,
@@ -182,6 +131,8 @@ class RelaxedCalculator(Calculator):
         #: False for direct-force models: forces from an output head, not −∂E/∂r
         self.conservative = bool(getattr(self.model, "conservative", True))
         self._warned_not_conservative: set[str] = set()
+        #: ``forces_std(atoms)`` (eV/Å, n × 3) of models with a posterior (the kernel family's Bayesian regression)
+        self._forces_std = getattr(getattr(self.model, "energy_model", None), "forces_std", None)
         #: the model's training domain (models/domain.py), or None when its file records none
         self.domain = getattr(module, "domain", None) if check_domain else None
         self.domain_distance: np.ndarray | None = None
@@ -312,6 +263,14 @@ class RelaxedCalculator(Calculator):
         out = self._evaluate(self._graph(self.atoms), stress=want_stress)
         self.results = self._to_results(out, 0, out[keys.FORCES], out[keys.ATOMIC_ENERGY], want_stress)
         self.domain_distance = self._domain_check(out.get(keys.NODE_FEATURES))
+        if "forces_std" in properties:  # calc.get_property("forces_std", atoms)
+            self.results["forces_std"] = self._posterior_force_std(self.atoms)
+
+    def _posterior_force_std(self, atoms: Atoms) -> np.ndarray:
+        if self._forces_std is None:
+            raise PropertyNotImplementedError(f"forces_std needs a model with a posterior (the kernel family); "
+                                              f"{self.model_name!r} has none")
+        return np.asarray(self._forces_std(atoms))
 
     @staticmethod
     def _to_results(out, index: int, forces, energies, stress: bool, prefix: str = "") -> dict:
@@ -365,6 +324,9 @@ class RelaxedCalculator(Calculator):
                 results.append(self._to_results(out, k, forces[k], energies[k], want_stress, prefix))
                 distances.append(self._domain_check(features[k], prefix))
         self.batch_domain_distance = None if self.domain is None else distances
+        if "forces_std" in properties:
+            for atoms, result in zip(images, results):
+                result["forces_std"] = self._posterior_force_std(atoms)
         return results
 
     def _domain_check(self, features: torch.Tensor | None, prefix: str = "") -> np.ndarray | None:

@@ -61,3 +61,22 @@ def test_the_energy_model_offers_forces_std_as_a_calculator_hook(fitted) -> None
     """``energy_model.forces_std(atoms)``, the hook a calculator can call without naming the kernel family."""
     model, frames = fitted
     assert np.array_equal(model.energy_model.forces_std(frames[2]), force_std(model, frames[2]))
+
+
+def test_calculator_returns_forces_std_for_kernel_models_only(fitted) -> None:
+    """``calc.get_property("forces_std")`` and ``calculate_batch`` give the posterior σ; a GNN refuses."""
+    from ase.calculators.calculator import PropertyNotImplementedError
+
+    from ase_relaxed import RelaxedCalculator
+
+    model, frames = fitted
+    atoms = frames[3].copy()
+    calc = RelaxedCalculator(model, dtype="float64", check_domain=False)
+    atoms.calc = calc
+    assert np.allclose(calc.get_property("forces_std", atoms), force_std(model, frames[3]), rtol=1e-12)
+    batch = calc.calculate_batch([frames[3], frames[4]], properties=("energy", "forces", "forces_std"))
+    assert np.allclose(batch[1]["forces_std"], force_std(model, frames[4]), rtol=1e-12)
+    gnn = frames[3].copy()
+    gnn.calc = RelaxedCalculator("demo-carbon-random")
+    with pytest.raises(PropertyNotImplementedError, match="needs a model with a posterior"):
+        gnn.calc.get_property("forces_std", gnn)
