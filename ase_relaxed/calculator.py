@@ -133,6 +133,7 @@ class RelaxedCalculator(Calculator):
         self._warned_not_conservative: set[str] = set()
         #: ``forces_std(atoms)`` (eV/Å, n × 3) of models with a posterior (the kernel family's Bayesian regression)
         self._forces_std = getattr(getattr(self.model, "energy_model", None), "forces_std", None)
+        self.has_forces_std = self._forces_std is not None
         #: the model's training domain (models/domain.py), or None when its file records none
         self.domain = getattr(module, "domain", None) if check_domain else None
         self.domain_distance: np.ndarray | None = None

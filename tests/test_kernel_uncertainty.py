@@ -80,3 +80,22 @@ def test_calculator_returns_forces_std_for_kernel_models_only(fitted) -> None:
     gnn.calc = RelaxedCalculator("demo-carbon-random")
     with pytest.raises(PropertyNotImplementedError, match="needs a model with a posterior"):
         gnn.calc.get_property("forces_std", gnn)
+
+
+def test_eval_command_prints_and_writes_forces_std(fitted, tmp_path, capsys) -> None:
+    """``ase-relaxed eval`` with a kernel model: a max σ_F column (eV/Å) and forces_std in the extxyz."""
+    import ase.io
+
+    from ase_relaxed.cli import main
+    from ase_relaxed.models.io import save_model
+
+    model, frames = fitted
+    save_model(model, tmp_path / "kernel.safetensors")
+    ase.io.write(tmp_path / "in.extxyz", frames[5])
+    assert main(["eval", str(tmp_path / "in.extxyz"), "--model", str(tmp_path / "kernel.safetensors"),
+                 "--dtype", "float64", "--out", str(tmp_path / "out.extxyz")]) == 0
+    text = capsys.readouterr().out
+    assert "max σ_F/(eV/Å)" in text
+    written = ase.io.read(tmp_path / "out.extxyz")
+    assert np.allclose(written.arrays["forces_std"], force_std(model, frames[5]), rtol=1e-6)
+    assert f"{force_std(model, frames[5]).max():14.6f}" in text

@@ -46,6 +46,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"# domain: largest descriptor distance of the frame's atoms to the training environments, in units of "
               f"their coverage radius; above {calc.domain.factor:g} an atom is outside what the model has seen")
     domain_header = f" {'domain max (outside)':>21}" if calc.domain is not None else ""
+    if calc.has_forces_std:
+        print("# max σ_F: the largest posterior force standard deviation of the frame (per component), eV/Å")
+        domain_header += f" {'max σ_F/(eV/Å)':>14}"
     print(f"{'frame':>5} {'atoms':>6} {'energy/eV':>14} {'E/atom/eV':>11} {'max|F|/(eV/Å)':>14} "
           f"{'stress/GPa (xx yy zz)':>24}{domain_header}")
     results = []
@@ -53,6 +56,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         atoms = atoms.copy()
         atoms.calc = calc
         properties = ["energy", "forces"] + (["stress"] if is_3d_periodic(atoms) else [])
+        properties += ["forces_std"] if calc.has_forces_std else []
         try:
             calc.calculate(atoms, properties)
         except AseRelaxedError as error:
@@ -70,6 +74,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             atoms.arrays["domain_distance"] = calc.domain_distance
             outside = int((calc.domain_distance > calc.domain.factor).sum())
             domain = f" {calc.domain_distance.max():12.2f} ({outside:5d})"
+        if "forces_std" in calc.results:
+            atoms.arrays["forces_std"] = calc.results["forces_std"]
+            domain += f" {calc.results['forces_std'].max():14.6f}"
         atoms.info.update({"model": provenance["model"], "model_sha256": provenance["model_sha256"],
                            "ase_relaxed_version": provenance["version"], "dtype": provenance["dtype"],
                            "forces_kind": provenance["forces"]})
