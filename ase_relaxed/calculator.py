@@ -133,7 +133,6 @@ class RelaxedCalculator(Calculator):
         self._warned_not_conservative: set[str] = set()
         #: ``forces_std(atoms)`` (eV/Å, n × 3) of models with a posterior (the kernel family's Bayesian regression)
         self._forces_std = getattr(getattr(self.model, "energy_model", None), "forces_std", None)
-        self.has_forces_std = self._forces_std is not None
         #: the model's training domain (models/domain.py), or None when its file records none
         self.domain = getattr(module, "domain", None) if check_domain else None
         self.domain_distance: np.ndarray | None = None
@@ -156,6 +155,11 @@ class RelaxedCalculator(Calculator):
             key = None if self.model_sha256 is None else ("sha256", self.model_sha256)
             self._compiled = compile_model(self.model, backend, key=key,
                                            source=model if isinstance(model, torch.nn.Module) else None)
+
+    @property
+    def has_forces_std(self) -> bool:
+        """Whether the model has a posterior, so that ``results["forces_std"]`` can be asked for."""
+        return self._forces_std is not None
 
     @property
     def compile_seconds(self) -> float:
@@ -243,7 +247,8 @@ class RelaxedCalculator(Calculator):
 
     def _evaluate(self, graph: dict[str, torch.Tensor], stress: bool) -> dict[str, torch.Tensor]:
         graph = {k: v.to(self.device) for k, v in graph.items()}
-        out = (self._compiled or self.model)(graph, compute_forces=True, compute_stress=stress)
+        model = self.model if self._compiled is None else self._compiled
+        out = model(graph, compute_forces=True, compute_stress=stress)
         return {k: v.cpu() for k, v in out.items()}
 
     @staticmethod
