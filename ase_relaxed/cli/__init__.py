@@ -27,7 +27,7 @@ import sys
 from .._version import __version__
 from ..errors import AseRelaxedError, Interrupted
 from ..interrupt import graceful_stop
-from . import data, evaluate, lammps, md, phonons, rg, symmetry, train
+from . import data, evaluate, lammps, learn, md, phonons, rg, symmetry, train
 from .common import OneLineParser
 
 DEBUG_ENV = "ASE_RELAXED_DEBUG"
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ase-relaxed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (evaluate, md, phonons, data, train, symmetry, rg, lammps):
+    for module in (evaluate, md, phonons, data, train, symmetry, rg, lammps, learn):
         module.add_parsers(sub)
     return parser
 
