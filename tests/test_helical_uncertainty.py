@@ -1,0 +1,82 @@
+"""Helical phonons with error bars from the kernel model's posterior (issue 17, item 5).
+
+Forces are linear in the weights, so the force constants of every posterior draw come from the same 12 row
+evaluations: the mean must be the ordinary helical route's result, a zero posterior must give zero spread,
+and the spread must scale as the square root of the covariance (linear propagation for small spreads)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from ase_relaxed import RelaxedCalculator
+from ase_relaxed.errors import InputError
+from ase_relaxed.kernel import KernelConfig
+from ase_relaxed.kernel.training_set import KernelTrainingSet
+from ase_relaxed.phonons import helical_phonons
+from ase_relaxed.phonons.helical_uncertainty import calibration, helical_phonons_with_error_bars
+from ase_relaxed.structures import build_nanotube
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def model():
+    from matscipy.calculators.manybody import Manybody
+    from matscipy.calculators.manybody.explicit_forms import TersoffBrenner
+    from matscipy.calculators.manybody.explicit_forms.tersoff_brenner import Brenner_PRB_42_9458_C_I
+
+    brenner = Manybody(**TersoffBrenner(Brenner_PRB_42_9458_C_I))
+    training = KernelTrainingSet(KernelConfig(n_representative=30, cutoff=3.0, n_max=4, l_max=3), energy_weight=10.0)
+    for seed in range(4):
+        atoms = build_nanotube(5, 5, length=4)
+        atoms.positions += np.random.default_rng(seed).normal(0.0, 0.03, atoms.positions.shape)
+        atoms.calc = brenner
+        atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(), forces=atoms.get_forces())
+        training.add(atoms)
+    return training.fit()
+
+
+OPTIONS = dict(interaction_range=3.0, relax=False)
+
+
+def test_the_mean_is_the_ordinary_helical_route_and_draws_spread(model) -> None:
+    post = helical_phonons_with_error_bars(5, 5, model, n_samples=16, **OPTIONS)
+    plain = helical_phonons(5, 5, RelaxedCalculator(model, device="cpu"), **OPTIONS)
+    assert np.allclose(post.gamma_frequencies, plain.gamma_frequencies, atol=1e-4)  # F: rows·α vs autograd
+    assert post.gamma_samples.shape == (16, len(plain.gamma_frequencies))
+    assert (post.gamma_std[4:] > 0).all()  # every non-zero mode has a spread
+
+
+def test_spread_follows_the_posterior_covariance(model) -> None:
+    covariance = model.energy_model.posterior_covariance.clone()
+    try:
+        base = helical_phonons_with_error_bars(5, 5, model, n_samples=24, seed=5, **OPTIONS).gamma_std
+        model.energy_model.posterior_covariance.mul_(4.0)  # σ_α doubles
+        doubled = helical_phonons_with_error_bars(5, 5, model, n_samples=24, seed=5, **OPTIONS).gamma_std
+        model.energy_model.posterior_covariance.zero_()
+        none = helical_phonons_with_error_bars(5, 5, model, n_samples=4, **OPTIONS)
+    finally:
+        model.energy_model.posterior_covariance.copy_(covariance)
+    ratio = np.median(doubled[4:] / base[4:])
+    assert 1.8 < ratio < 2.2
+    assert np.allclose(none.gamma_std, 0.0, atol=1e-9)
+    assert np.allclose(none.gamma_samples, none.gamma_frequencies, atol=1e-8)
+
+
+def test_bad_requests_are_one_line(model) -> None:
+    with pytest.raises(InputError, match="need a kernel model"):
+        helical_phonons_with_error_bars(5, 5, RelaxedCalculator("demo-carbon-random").model, **OPTIONS)
+    with pytest.raises(InputError, match="at least 2 posterior samples"):
+        helical_phonons_with_error_bars(5, 5, model, n_samples=1, **OPTIONS)
+    with pytest.raises(InputError, match="shapes differ"):
+        calibration(np.ones(3), np.ones(2), np.ones(3))
+
+
+def test_calibration_counts_modes_inside_one_and_two_sigma() -> None:
+    predicted, std = np.array([0.0, 100.0, 200.0, 300.0]), np.array([1.0, 10.0, 10.0, 10.0])
+    result = calibration(predicted, std, np.array([0.0, 105.0, 215.0, 330.0]))
+    assert result["n_modes"] == 3  # the zero mode is left out
+    assert result["within_1sigma"] == pytest.approx(1 / 3) and result["within_2sigma"] == pytest.approx(2 / 3)
