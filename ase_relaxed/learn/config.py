@@ -1,7 +1,9 @@
 """Settings of on-the-fly learning (``ase-relaxed learn``): which tubes, how hot, when to call the reference.
 
 Defaults follow issue 17 and SPARC's MLFF (Sharma, Kumar, Suryanarayana, arXiv:2408.07554): Langevin MD of
-representative tubes at 300–1500 K under the kernel model; a reference call whenever the largest predicted
+representative tubes (zigzag, armchair and chiral; none of carbon-gfn1's held-out (11,0), (6,6), (7,4)) at
+100–1500 K under the kernel model (the 100 K episodes sample the near-harmonic forces that phonons need);
+a reference call whenever the largest predicted
 (model, epistemic) force σ exceeds
 
     σ_tol = max(threshold, threshold_factor × max σ at the last labelled frame, after the refit),
@@ -38,8 +40,9 @@ class LearnConfig(Config):
     representatives again when the set has grown by this factor since the last choice.
     """
 
-    tubes: list[Chirality] = Field(default_factory=lambda: ["8,0", "12,0", "5,5", "8,8", "8,4"], min_length=1)
-    temperatures: list[float] = Field(default_factory=lambda: [300.0, 800.0, 1500.0], min_length=1)
+    tubes: list[Chirality] = Field(default_factory=lambda: ["8,0", "10,0", "12,0", "5,5", "7,7", "8,8", "6,3", "8,4"],
+                                   min_length=1)
+    temperatures: list[float] = Field(default_factory=lambda: [100.0, 300.0, 800.0, 1500.0], min_length=1)
     steps: int = Field(100, ge=1)
     rattle: float = Field(0.03, ge=0)
     timestep: float = Field(1.0, gt=0, le=5)
@@ -53,7 +56,7 @@ class LearnConfig(Config):
     electronic_temperature: float = Field(300.0, gt=0)
     min_length: float = Field(17.0, gt=0)
     vacuum: float = Field(6.0, ge=0)
-    n_representative: int = Field(300, ge=1)
+    n_representative: int = Field(400, ge=1)
     energy_weight: float = Field(10.0, gt=0)
     selection: str = "cur"
     reselect_growth: float = Field(1.5, gt=1)

@@ -84,8 +84,10 @@ class _Learner:
         reference_forces = frame.get_forces()
         if "predicted_forces" in record:  # the model's error at the frame it was unsure about
             error = record.pop("predicted_forces") - reference_forces
+            z = error / record.pop("predicted_std")  # out of sample: the frame is not in the model yet
             record["force_rmse_before"] = float(np.sqrt(np.mean(error**2)))
             record["max_force_error_before"] = float(np.abs(error).max())
+            record["within_1sigma_before"] = float(np.mean(np.abs(z) <= 1.0))
         frame.info.update({k: v for k, v in record.items() if k in ("tube", "temperature", "episode", "step")})
         frame.info["call"] = record["call"]
         frame = append_frame(self.run_dir, frame)
@@ -182,8 +184,10 @@ def learn_on_the_fly(run_dir: str | Path, config: LearnConfig, progress: bool = 
                     sigma = float(atoms.calc.results["forces_std_model"].max())
                     every = config.every and state["step"] - state["last_call"] >= config.every
                     if sigma > state["tol"] or every:
+                        results = atoms.calc.results
                         record.update(reason="sigma" if sigma > state["tol"] else "every", sigma=sigma,
-                                      predicted_forces=predicted)
+                                      predicted_forces=predicted, predicted_std=results["forces_std"],
+                                      sigma_model_rms=float(np.sqrt(np.mean(results["forces_std_model"] ** 2))))
                 if "reason" in record:
                     if state["calls"] >= config.max_calls:
                         state["ended"] = f"max_calls ({config.max_calls}) reached"
