@@ -10,6 +10,7 @@ Examples::
     ase-relaxed phonons cnt:10,0 --relax --out cnt10                # supercell 1 1 N from the model's range
     ase-relaxed phonons diamond:C --supercell 2 2 2 --dos --thermal --out diamond
     ase-relaxed phonons cnt:10,0 --helical --relax --out cnt10_helical   # 12 force calls, any chirality
+    ase-relaxed phonons cnt:6,3 --helical --relax --dos --thermal --out cnt63  # + phonopy's band.yaml, DOS, thermal
     ase-relaxed phonons cnt:8,0 cnt:5,5 cnt:6,6 --helical --relax --scheduler local:2 --db tubes.db  # a farm
 """
 
@@ -74,6 +75,40 @@ def _relax(atoms, calc, fmax: float, steps: int):
     return atoms
 
 
+def _provenance(args: argparse.Namespace, calc, n: int, m: int, result) -> dict:
+    """What produced the helical outputs: tube, model (name, sha256), package version, force calls."""
+    from .._version import __version__
+
+    info = calc.todict() if hasattr(calc, "todict") else {}
+    return {"method": "helical (line-group) phonons, ase_relaxed.phonons.helical_phonons", "tube": f"({n},{m})",
+            "model": str(args.model), "model_sha256": info.get("model_sha256"), "ase_relaxed_version": __version__,
+            "n_force_evaluations": result.n_force_evaluations, "segment_cells": result.n_cells,
+            "relaxed": bool(args.relax)}
+
+
+def _helical_files(args: argparse.Namespace, result, out: Path, provenance: dict) -> list[tuple[Path, str]]:
+    """band.yaml always, total_dos.dat with --dos, thermal_properties.yaml with --thermal (as the ordinary
+    route), all per translational cell in phonopy's formats; returns (path, description) pairs."""
+    from ..phonons import helical_outputs as ho
+
+    written = [(ho.write_helical_band_yaml(result, out / "band.yaml", comment=provenance),
+                "bands Γ–Z in phonopy's band.yaml (THz; distance in 1/Å; phonopy-bandplot reads it)")]
+    if args.dos:
+        written.append((ho.write_helical_total_dos(result, out / "total_dos.dat", comment=provenance),
+                        "total DOS per translational cell (THz, states/THz; σ = 0.1 THz)"))
+    if args.thermal:
+        n_q = ho.default_n_q(result)
+        path = ho.write_helical_thermal_yaml(result, out / "thermal_properties.yaml", n_q=n_q, comment=provenance)
+        written.append((path, f"F (kJ/mol), S and C_v (J/K/mol) per translational cell, 0–1000 K, {n_q} k points"))
+        thermal = ho.helical_thermal_properties(result, [100.0, 300.0, 500.0, 1000.0], n_q=n_q)
+        print(f"# thermal properties per translational cell ({len(result.line_group.positions(1))} atoms)\n"
+              f"  {'T/K':>6} {'F/(kJ/mol)':>11} {'S/(J/K/mol)':>12} {'Cv/(J/K/mol)':>13}")
+        for k, t in enumerate(thermal["temperatures"]):
+            print(f"  {t:6.0f} {thermal['free_energy'][k]:11.4f} {thermal['entropy'][k]:12.4f} "
+                  f"{thermal['heat_capacity'][k]:13.4f}")
+    return written
+
+
 def _helical(args: argparse.Namespace, calc, interaction_range: float | None) -> int:
     from ..phonons import helical_phonons
 
@@ -82,6 +117,9 @@ def _helical(args: argparse.Namespace, calc, interaction_range: float | None) ->
     n, m, bond = parse_cnt(args.structure)
     if args.supercell is not None:
         raise InputError("--supercell does not apply to --helical (the segment follows --interaction-range)")
+    if args.pdos or args.mesh is not None:
+        raise InputError("--pdos and --mesh do not apply to --helical (DOS and thermal properties sample the "
+                         "helical zone on their own grids)")
     try:
         result = helical_phonons(n, m, calc, bond_length=bond, interaction_range=interaction_range,
                                  displacement=args.distance, relax=args.relax, fmax=args.fmax,
@@ -96,15 +134,19 @@ def _helical(args: argparse.Namespace, calc, interaction_range: float | None) ->
     _report_gamma(gamma)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    png = result.plot(out / "helical_bands_dos.png")
+    provenance = _provenance(args, calc, n, m, result)
+    written = [(result.plot(out / "helical_bands_dos.png"), "bands and DOS figure (cm⁻¹)")]
     q = np.linspace(0.0, 0.5, 51)
     data = {"n": n, "m": m, "n_force_evaluations": result.n_force_evaluations, "n_cells": result.n_cells,
             "n_relax_evaluations": result.n_relax_evaluations, "interaction_range": interaction_range,
             "gamma_frequencies_cm": gamma.tolist(), "q_reduced": q.tolist(),
-            "frequencies_cm": result.frequencies(q).tolist()}
+            "frequencies_cm": result.frequencies(q).tolist(), "provenance": provenance}
     path = out / "helical_phonons.json"
     path.write_text(json.dumps(data, indent=1))
-    print(f"# wrote {png}, {path}")
+    written.append((path, "Γ frequencies and the dispersion on 51 q = kT/2π (cm⁻¹), with provenance"))
+    written += _helical_files(args, result, out, provenance)
+    for path, what in written:
+        print(f"# wrote {path}: {what}")
     return 0
 
 
@@ -208,8 +250,11 @@ def add_parsers(sub) -> None:
         "non-stationary geometry have imaginary (negative) modes: use --relax (or relax first with "
         "`ase-relaxed relax`).",
         epilog="--helical computes phonons of a cnt:N,M tube from its 2-atom fundamental domain with line-group "
-        "(screw + rotation) symmetry: 12 force evaluations for any chirality; writes helical_bands_dos.png and "
-        "helical_phonons.json (Γ frequencies and the dispersion on a q grid).",
+        "(screw + rotation) symmetry: 12 force evaluations for any chirality; writes helical_bands_dos.png, "
+        "helical_phonons.json (Γ frequencies and the dispersion on a q grid) and phonopy's band.yaml (Γ–Z, THz), "
+        "with --dos total_dos.dat (THz, states/THz) and with --thermal thermal_properties.yaml (kJ/mol, J/K/mol), "
+        "all per translational cell and readable by phonopy's tools (phonopy-bandplot); --pdos and --mesh do not "
+        "apply.",
     )
     p.add_argument("structure", nargs="+", help="a file ASE can read, or a builder spec (cnt:10,0, diamond:C, "
                    "...); several, or globs, run as a farm into --db (docs/farms.md)")
@@ -227,12 +272,14 @@ def add_parsers(sub) -> None:
                    "GXWKGL,UX (default: auto)")
     p.add_argument("--npoints", type=number(2, integer=True), default=101,
                    help="q-points per band segment (default: %(default)s)")
-    p.add_argument("--dos", action="store_true", help="also write total_dos.dat (THz, states/THz)")
+    p.add_argument("--dos", action="store_true", help="also write total_dos.dat (THz, states/THz; "
+                   "--helical: per translational cell)")
     p.add_argument("--pdos", action="store_true", help="also write projected_dos.dat (per atom)")
     p.add_argument("--mesh", nargs="+", default=None, metavar="N",
                    help="q mesh for DOS/thermal (default: 1 along vacuum axes, ~400 Å / a along a tube)")
     p.add_argument("--thermal", action="store_true",
-                   help="harmonic free energy, entropy and heat capacity 0–1000 K → thermal_properties.yaml")
+                   help="harmonic free energy, entropy and heat capacity 0–1000 K → thermal_properties.yaml "
+                   "(--helical: per translational cell, ~400 Å / T k points)")
     p.add_argument("--subtract-residual-forces", action="store_true",
                    help="subtract the forces of the undisplaced supercell (phonopy --fz)")
     p.add_argument("--relax", action="store_true",
