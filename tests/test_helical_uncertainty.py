@@ -80,3 +80,26 @@ def test_calibration_counts_modes_inside_one_and_two_sigma() -> None:
     result = calibration(predicted, std, np.array([0.0, 105.0, 215.0, 330.0]))
     assert result["n_modes"] == 3  # the zero mode is left out
     assert result["within_1sigma"] == pytest.approx(1 / 3) and result["within_2sigma"] == pytest.approx(2 / 3)
+
+
+def test_the_command_line_prints_and_stores_the_error_bars(model, tmp_path, capsys) -> None:
+    from ase_relaxed.cli import main
+    from ase_relaxed.models.io import save_model
+
+    path = tmp_path / "kernel.safetensors"
+    save_model(model, path)
+    out = tmp_path / "ph"
+    args = ["phonons", "cnt:5,5", "--helical", "--model", str(path), "--dtype", "float64", "--interaction-range",
+            "3.0", "--out", str(out)]
+    assert main([*args, "--error-bars", "4"]) == 0
+    printed = capsys.readouterr().out
+    assert "posterior σ of the Γ frequencies over 4 weight draws" in printed
+    import json
+
+    data = json.loads((out / "helical_phonons.json").read_text())
+    assert len(data["gamma_std_cm"]) == len(data["gamma_frequencies_cm"]) and data["posterior_samples"] == 4
+    assert main(["phonons", "cnt:5,5", "--helical", "--error-bars", "4", "--model", "demo-carbon-random",
+                 "--out", str(tmp_path / "gnn")]) == 2
+    assert "need a kernel model" in capsys.readouterr().err
+    assert main(["phonons", "cnt:5,5", "--error-bars", "4", "--out", str(tmp_path / "x")]) == 2
+    assert "--error-bars needs --helical" in capsys.readouterr().err

@@ -120,10 +120,17 @@ def _helical(args: argparse.Namespace, calc, interaction_range: float | None) ->
     if args.pdos or args.mesh is not None:
         raise InputError("--pdos and --mesh do not apply to --helical (DOS and thermal properties sample the "
                          "helical zone on their own grids)")
+    options = dict(bond_length=bond, interaction_range=interaction_range, displacement=args.distance,
+                   relax=args.relax, fmax=args.fmax, relax_period=not args.fixed_period)
+    std = None
     try:
-        result = helical_phonons(n, m, calc, bond_length=bond, interaction_range=interaction_range,
-                                 displacement=args.distance, relax=args.relax, fmax=args.fmax,
-                                 relax_period=not args.fixed_period)
+        if args.error_bars:
+            from ..phonons.helical_uncertainty import helical_phonons_with_error_bars
+
+            posterior = helical_phonons_with_error_bars(n, m, calc.model, n_samples=args.error_bars, **options)
+            result, std = posterior.mean, posterior.gamma_std
+        else:
+            result = helical_phonons(n, m, calc, **options)
     except RuntimeError as error:  # the symmetry-adapted relaxation did not converge
         raise InputError(f"{error}; loosen --fmax or run without --relax") from None
     lg = result.line_group
@@ -132,6 +139,9 @@ def _helical(args: argparse.Namespace, calc, interaction_range: float | None) ->
           f"{result.n_relax_evaluations} relaxation calls")
     gamma = result.gamma_frequencies
     _report_gamma(gamma)
+    if std is not None:
+        print(f"# posterior σ of the Γ frequencies over {args.error_bars} weight draws (cm⁻¹, same order)")
+        print(_table(std))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     provenance = _provenance(args, calc, n, m, result)
@@ -141,6 +151,8 @@ def _helical(args: argparse.Namespace, calc, interaction_range: float | None) ->
             "n_relax_evaluations": result.n_relax_evaluations, "interaction_range": interaction_range,
             "gamma_frequencies_cm": gamma.tolist(), "q_reduced": q.tolist(),
             "frequencies_cm": result.frequencies(q).tolist(), "provenance": provenance}
+    if std is not None:
+        data.update(gamma_std_cm=std.tolist(), posterior_samples=args.error_bars)
     path = out / "helical_phonons.json"
     path.write_text(json.dumps(data, indent=1))
     written.append((path, "Γ frequencies and the dispersion on 51 q = kT/2π (cm⁻¹), with provenance"))
@@ -179,7 +191,11 @@ def farm_settings(args: argparse.Namespace) -> dict:
 def cmd_phonons(args: argparse.Namespace) -> int:
     from .. import phonons as ph
 
+    if args.error_bars and not args.helical:
+        raise InputError("--error-bars needs --helical (posterior phonon σ comes from the helical route)")
     if farm_mode(args, args.structure):
+        if args.error_bars:
+            raise InputError("--error-bars works on one tube at a time, not in a farm")
         return _farm(args)
     args.structure = args.structure[0]
     check_output(args.out, "--out", directory=True)
@@ -291,6 +307,9 @@ def add_parsers(sub) -> None:
                    help="--relax: maximum BFGS steps (default: %(default)s)")
     p.add_argument("--helical", action="store_true",
                    help="line-group phonons of a cnt:N,M spec from its 2-atom domain (see below)")
+    p.add_argument("--error-bars", type=POSITIVE_INT, default=None, metavar="N",
+                   help="--helical with a kernel model: also the posterior σ of every Γ frequency from N draws of "
+                   "the regression weights (e.g. 64)")
     p.add_argument("--fixed-period", action="store_true",
                    help="--helical --relax: keep the rolled-graphene period, relax only the domain (the survey's "
                    "setting)")
