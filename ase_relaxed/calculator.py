@@ -31,6 +31,7 @@ from ._version import __version__
 from .errors import InputError, NonConservativeForcesWarning, OutOfDomainWarning
 from .graph import atoms_to_graph, batch_graphs, check_atoms, check_distances, has_volume, neighbor_list
 from .models.compiled import DEFAULT_BACKEND, compile_model
+from .models.memory import check_memory
 from .models.resolve import DEFAULT_DTYPE, model_file, resolve_device, resolve_dtype, resolve_model  # noqa: F401
 from .pretrained import DEFAULT_MODEL
 
@@ -246,6 +247,8 @@ class RelaxedCalculator(Calculator):
         return atoms_to_graph(atoms, self.cutoff, edges=edges)
 
     def _evaluate(self, graph: dict[str, torch.Tensor], stress: bool) -> dict[str, torch.Tensor]:
+        check_memory(self.model.config, graph[keys.EDGE_INDEX].shape[1], len(graph[keys.POSITIONS]), self.dtype,
+                     self.device)  # one clear error before allocating, not an out-of-memory kill
         graph = {k: v.to(self.device) for k, v in graph.items()}
         model = self.model if self._compiled is None else self._compiled
         out = model(graph, compute_forces=True, compute_stress=stress)
