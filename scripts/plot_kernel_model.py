@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ROOT / "docs" / "figures"
 
 
-def plot_run(run_dir: Path, path: Path) -> None:
-    calls = [r for r in map(json.loads, (run_dir / "calls.jsonl").read_text().splitlines()) if "call" in r]
+def plot_run(calls_path: Path, path: Path) -> None:
+    calls = [r for r in map(json.loads, calls_path.read_text().splitlines()) if "call" in r]
     index = np.arange(len(calls))
     sigma = np.array([r["sigma"] if r["sigma"] is not None else np.nan for r in calls])
     tol = np.array([r["tol"] for r in calls])
@@ -69,11 +69,12 @@ def plot_phonons(result: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--run", type=Path, default=ROOT / "runs" / "carbon-gfn1-kernel")
-    parser.add_argument("--result", type=Path, default=ROOT / "benchmarks" / "results" / "carbon-gfn1-kernel.json")
+    results = ROOT / "benchmarks" / "results"
+    parser.add_argument("--calls", type=Path, default=results / "carbon-gfn1-kernel_calls.jsonl")
+    parser.add_argument("--result", type=Path, default=results / "carbon-gfn1-kernel.json")
     args = parser.parse_args()
     FIGURES.mkdir(parents=True, exist_ok=True)
-    plot_run(args.run, FIGURES / "kernel_on_the_fly.png")
+    plot_run(args.calls, FIGURES / "kernel_on_the_fly.png")
     plot_phonons(json.loads(args.result.read_text()), FIGURES / "kernel_phonons_error_bars.png")
     print(f"wrote {FIGURES / 'kernel_on_the_fly.png'} and {FIGURES / 'kernel_phonons_error_bars.png'}")
 

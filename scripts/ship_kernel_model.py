@@ -16,7 +16,9 @@ Measured, for the kernel model and for carbon-gfn1 in the same run:
 * the run's cost: GFN1 calls, reference and fit time; evaluation time of one energy+forces call on a 160-atom
   (10,0) tube (median of 5): kernel full tube, kernel domain (symmetry-adapted), carbon-gfn1.
 
-Writes benchmarks/results/carbon-gfn1-kernel.json (or ``--out``). Run with OMP_NUM_THREADS=2 on a quiet machine.
+Writes benchmarks/results/carbon-gfn1-kernel.json (or ``--out``); shipping also copies the run's labelled frames to
+data/carbon_gfn1_kernel_references.extxyz and its call log to benchmarks/results/carbon-gfn1-kernel_calls.jsonl.
+Run with OMP_NUM_THREADS=2 on a quiet machine.
 """
 
 from __future__ import annotations
@@ -185,7 +187,12 @@ def main() -> int:
                  result["held_out"]["kernel"], "held-out CNT (11,0), (6,6), (7,4) of data/carbon_gfn1.extxyz",
                  f"kernel (SOAP + BLR), {len(calls)} GFN1 calls; made by ase-relaxed learn + "
                  "scripts/ship_kernel_model.py; forces_std from its posterior")
-        print(f"shipped {args.name}")
+        import shutil
+
+        shutil.copyfile(args.run_dir / "references.extxyz", ROOT / "data" / "carbon_gfn1_kernel_references.extxyz")
+        shutil.copyfile(args.run_dir / CALLS, ROOT / "benchmarks" / "results" / f"{args.name}_calls.jsonl")
+        print(f"shipped {args.name}; its GFN1-xTB frames are data/carbon_gfn1_kernel_references.extxyz, its call "
+              f"log benchmarks/results/{args.name}_calls.jsonl")
     return 0
 
 
