@@ -77,3 +77,39 @@ def calc(request, models):
     """The physics suite runs on every (dtype, device); CUDA ones only with ``-m gpu``."""
     dtype, device = request.param
     return RelaxedCalculator(models[dtype], device=device, dtype=dtype)  # dtype=None would mean float64
+
+
+def brenner_kernel_model(tube=(5, 5), frames: int = 4, cutoff: float = 3.0):
+    """A small kernel model fitted to Brenner-labelled, rattled (n, m) tubes (4 cells): kernel tests' physics."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from matscipy.calculators.manybody import Manybody
+    from matscipy.calculators.manybody.explicit_forms import TersoffBrenner
+    from matscipy.calculators.manybody.explicit_forms.tersoff_brenner import Brenner_PRB_42_9458_C_I
+
+    from ase_relaxed.kernel import KernelConfig
+    from ase_relaxed.kernel.training_set import KernelTrainingSet
+    from ase_relaxed.structures import build_nanotube
+
+    brenner = Manybody(**TersoffBrenner(Brenner_PRB_42_9458_C_I))
+    training = KernelTrainingSet(KernelConfig(n_representative=30, cutoff=cutoff, n_max=4, l_max=3),
+                                 energy_weight=10.0)
+    for seed in range(frames):
+        atoms = build_nanotube(*tube, length=4)
+        atoms.positions += np.random.default_rng(seed).normal(0.0, 0.03, atoms.positions.shape)
+        atoms.calc = brenner
+        atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(), forces=atoms.get_forces())
+        training.add(atoms)
+    return training.fit()
+
+
+def run_phonons_cli(argv, capsys):
+    """``ase-relaxed phonons ARGV`` through its own parser; returns what it printed."""
+    import argparse
+
+    from ase_relaxed.cli.phonons import add_parsers
+
+    parser = argparse.ArgumentParser()
+    add_parsers(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["phonons", *argv])
+    assert args.func(args) == 0
+    return capsys.readouterr().out

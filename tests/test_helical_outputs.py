@@ -4,16 +4,15 @@ The (5,0) tube with matscipy's Brenner carbon, relaxed once by the symmetry-adap
 route is phonopy's finite displacements on the supercell 1 × 1 × n_cells of the same relaxed cell.
 """
 
-import argparse
 
 import numpy as np
 import pytest
 import yaml
+from conftest import run_phonons_cli
 from matscipy.calculators.manybody import Manybody
 from matscipy.calculators.manybody.explicit_forms.tersoff_brenner import Brenner_PRB_42_9458_C_I, TersoffBrenner
 from phonopy.cui.phonopy_bandplot_script import _read_band_yaml, _read_dos_dat
 
-from ase_relaxed.cli.phonons import add_parsers as add_phonons_parser
 from ase_relaxed.errors import InputError
 from ase_relaxed.phonons import THZ_TO_CM, compute_phonons, helical_phonons
 from ase_relaxed.phonons.helical_outputs import (
@@ -120,12 +119,7 @@ def test_bad_input(tube, tmp_path, call, match):
     assert "\n" not in str(error.value)
 
 
-def run_cli(argv, capsys):
-    parser = argparse.ArgumentParser()
-    add_phonons_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["phonons", *argv])
-    assert args.func(args) == 0
-    return capsys.readouterr().out
+run_cli = run_phonons_cli
 
 
 def test_cli_helical_writes_phonopy_files(tmp_path, capsys):

@@ -9,34 +9,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from ase.calculators.singlepoint import SinglePointCalculator
+from conftest import brenner_kernel_model
 
 from ase_relaxed import RelaxedCalculator
 from ase_relaxed.errors import InputError
-from ase_relaxed.kernel import KernelConfig
-from ase_relaxed.kernel.training_set import KernelTrainingSet
 from ase_relaxed.phonons import helical_phonons
 from ase_relaxed.phonons.helical_uncertainty import calibration, helical_phonons_with_error_bars
-from ase_relaxed.structures import build_nanotube
 
 torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
 def model():
-    from matscipy.calculators.manybody import Manybody
-    from matscipy.calculators.manybody.explicit_forms import TersoffBrenner
-    from matscipy.calculators.manybody.explicit_forms.tersoff_brenner import Brenner_PRB_42_9458_C_I
-
-    brenner = Manybody(**TersoffBrenner(Brenner_PRB_42_9458_C_I))
-    training = KernelTrainingSet(KernelConfig(n_representative=30, cutoff=3.0, n_max=4, l_max=3), energy_weight=10.0)
-    for seed in range(4):
-        atoms = build_nanotube(5, 5, length=4)
-        atoms.positions += np.random.default_rng(seed).normal(0.0, 0.03, atoms.positions.shape)
-        atoms.calc = brenner
-        atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(), forces=atoms.get_forces())
-        training.add(atoms)
-    return training.fit()
+    return brenner_kernel_model(frames=4)
 
 
 OPTIONS = dict(interaction_range=3.0, relax=False)

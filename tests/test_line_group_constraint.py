@@ -8,18 +8,15 @@ import numpy as np
 import pytest
 import torch
 from ase import units
-from ase.calculators.singlepoint import SinglePointCalculator
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 from ase.optimize import BFGS
+from conftest import brenner_kernel_model
 
 from ase_relaxed import RelaxedCalculator
 from ase_relaxed.errors import InputError
-from ase_relaxed.kernel import KernelConfig
 from ase_relaxed.kernel.line_group_constraint import FixLineGroup
 from ase_relaxed.kernel.symmetry_calculator import SymmetryAdaptedCalculator
-from ase_relaxed.kernel.training_set import KernelTrainingSet
-from ase_relaxed.structures import build_nanotube
 from ase_relaxed.symmetry import build_from_domain
 
 torch.set_num_threads(1)
@@ -27,19 +24,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def model():
-    from matscipy.calculators.manybody import Manybody
-    from matscipy.calculators.manybody.explicit_forms import TersoffBrenner
-    from matscipy.calculators.manybody.explicit_forms.tersoff_brenner import Brenner_PRB_42_9458_C_I
-
-    brenner = Manybody(**TersoffBrenner(Brenner_PRB_42_9458_C_I))
-    training = KernelTrainingSet(KernelConfig(n_representative=30, cutoff=3.0, n_max=4, l_max=3), energy_weight=10.0)
-    for seed in range(3):
-        atoms = build_nanotube(5, 5, length=4)
-        atoms.positions += np.random.default_rng(seed).normal(0.0, 0.03, atoms.positions.shape)
-        atoms.calc = brenner
-        atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(), forces=atoms.get_forces())
-        training.add(atoms)
-    return training.fit()
+    return brenner_kernel_model(frames=3)
 
 
 def test_projection_is_idempotent_and_keeps_symmetric_tubes() -> None:

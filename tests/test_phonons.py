@@ -1,6 +1,5 @@
 """phonopy bridge: batched ≡ one-by-one force constants, Brenner diamond and nanotube physics, the CLI."""
 
-import argparse
 import json
 
 import numpy as np
@@ -9,14 +8,13 @@ import pytest
 import yaml
 from ase import Atoms
 from ase.build import bulk
-from conftest import make_bulk, tiny_model
+from conftest import make_bulk, run_phonons_cli, tiny_model
 from matscipy.calculators.manybody import Manybody
 from matscipy.calculators.manybody.explicit_forms import TersoffBrenner
 from matscipy.calculators.manybody.explicit_forms.tersoff_brenner import Brenner_PRB_42_9458_C_I
 from phonopy.file_IO import parse_FORCE_SETS
 
 from ase_relaxed import RelaxedCalculator
-from ase_relaxed.cli.phonons import add_parsers as add_phonons_parser
 from ase_relaxed.cli.phonons import default_supercell
 from ase_relaxed.errors import InputError
 from ase_relaxed.phonons import (
@@ -193,12 +191,7 @@ def test_interaction_range_and_default_supercell(brenner):
     assert default_supercell(bulk("C", "diamond"), 8.0) == [2, 2, 2]
 
 
-def run_cli(argv, capsys):
-    parser = argparse.ArgumentParser()
-    add_phonons_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["phonons", *argv])
-    assert args.func(args) == 0
-    return capsys.readouterr().out
+run_cli = run_phonons_cli
 
 
 def test_cli_tube_and_helical_agree(tmp_path, capsys):

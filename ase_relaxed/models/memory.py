@@ -8,8 +8,9 @@ the bytes per edge follow
 
 with s the bytes of the dtype (4 or 8), L interaction layers and C channels: carbon-gfn1 (L = 2, C = 32,
 l_max = 2) needs 10.2 kB per edge in float32 (20.4 kB in float64), about 245 kB per atom of a nanotube
-(24 edges per atom at 4.5 Å); the estimate is within 7 % of the measured peaks from 4k to 10k atoms. :func:`check_memory` turns a request that cannot fit into one clear
-:class:`~ase_relaxed.errors.InputError` before any tensor is allocated, instead of an out-of-memory kill.
+(24 edges per atom at 4.5 Å); the estimate is within 7 % of the measured peaks from 4k to 10k atoms.
+:func:`check_memory` turns a request that cannot fit into one clear :class:`~ase_relaxed.errors.InputError`
+before any tensor is allocated, instead of an out-of-memory kill.
 
 >>> from ase_relaxed.models.config import ModelConfig
 >>> config = ModelConfig(num_layers=2, channels=32, l_max=2)

@@ -26,7 +26,7 @@ from typing import Annotated, Literal
 import numpy as np
 from ase import Atoms, units
 from ase.calculators.singlepoint import SinglePointCalculator
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from ..configuration import Config
 from ..errors import InputError
@@ -66,6 +66,16 @@ def _n_m(chirality: str) -> str:
 Chirality = Annotated[str, AfterValidator(_n_m)]
 
 
+def _known(method: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"unknown reference method; known: {list(METHODS)}")
+    return method
+
+
+#: the name of a labelling method of :func:`reference_calculator`
+ReferenceMethod = Annotated[str, AfterValidator(_known)]
+
+
 def reference_calculator(method: str, electronic_temperature: float = 300.0):
     """Return ``(calculator, metadata)`` for a reference method name."""
     if method == "brenner":
@@ -97,7 +107,7 @@ def reference_calculator(method: str, electronic_temperature: float = 300.0):
 class FrameSettings(Config):
     """What every labelled-frame generator shares: the method, the seed and how frames vary (Å, K)."""
 
-    method: str = "brenner"
+    method: ReferenceMethod = "brenner"
     seed: int = Field(0, ge=0)
     variants: list[Literal[VARIANTS]] = Field(default_factory=lambda: list(VARIANTS), min_length=1)
     rattle_sigma: float = Field(0.05, ge=0)
@@ -106,13 +116,6 @@ class FrameSettings(Config):
     thermal_steps: int = Field(20, ge=0)
     vacuum: float = Field(6.0, ge=0)
     min_length: float = Field(17.0, gt=0)
-
-    @field_validator("method")
-    @classmethod
-    def _known_method(cls, method: str) -> str:
-        if method not in METHODS:
-            raise ValueError(f"unknown reference method; known: {list(METHODS)}")
-        return method
 
 
 class DataConfig(FrameSettings):
