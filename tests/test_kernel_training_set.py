@@ -128,3 +128,28 @@ def test_drawn_weights_move_the_forces_linearly(model, frames) -> None:
     assert len(shared) == 1  # one row evaluation served all three
     assert not np.allclose(forces[0], forces[1])
     assert np.allclose(forces[2], 0.5 * (forces[0] + forces[1]), atol=1e-12)
+
+
+def test_posterior_scale_widens_every_sigma_and_travels_with_the_file(model, frames, tmp_path) -> None:
+    from ase_relaxed.models.io import load_model, save_model
+
+    atoms = frames[5].copy()
+    atoms.calc = KernelRowsCalculator(model)
+    atoms.get_forces()
+    before = atoms.calc.results["forces_std_model"]
+    draws_before = posterior_weight_samples(model, 500, seed=2).std(axis=0)
+    model.energy_model.posterior_scale.fill_(3.0)
+    try:
+        atoms.calc = KernelRowsCalculator(model)
+        atoms.get_forces()
+        assert np.allclose(atoms.calc.results["forces_std_model"], 3.0 * before, rtol=1e-10)
+        assert np.allclose(force_std(model, frames[5], include_noise=False), 3.0 * before, rtol=1e-10)
+        assert np.allclose(posterior_weight_samples(model, 500, seed=2).std(axis=0), 3.0 * draws_before, rtol=1e-8)
+        save_model(model, tmp_path / "k.safetensors")
+        assert float(load_model(tmp_path / "k.safetensors").energy_model.posterior_scale) == 3.0
+    finally:
+        model.energy_model.posterior_scale.fill_(1.0)
+    state = {k: v for k, v in model.energy_model.state_dict().items() if k != "posterior_scale"}
+    model.energy_model.posterior_scale.fill_(7.0)
+    model.energy_model.load_state_dict(state)  # a file written before κ existed: uncalibrated
+    assert float(model.energy_model.posterior_scale) == 1.0

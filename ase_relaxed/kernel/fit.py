@@ -99,7 +99,7 @@ def predict_with_uncertainty(
     images = [images] if isinstance(images, Atoms) else list(images)
     check_frames(images, energy_model.config.species, "image")
     dtype = energy_model.weights.dtype
-    covariance = energy_model.posterior_covariance.to(dtype)
+    covariance = energy_model.predictive_covariance.to(dtype)
     noise_variance = 1.0 / float(energy_model.noise_precision)
     out = []
     for atoms in images:

@@ -103,8 +103,8 @@ class KernelEnergyModel(torch.nn.Module):
     ``ForceStressOutput.dtype`` and the calculator's device check, which look at
     ``parameters()``, work), and buffers ``representatives`` p_w (W, D),
     ``representative_species`` (W,), ``energy_shift`` μ (n_species,), ``posterior_covariance``
-    S (W, W), ``noise_precision`` β (per-atom energy rows), ``force_noise_precision`` β_F (force rows)
-    and ``prior_precision`` α (scalars).
+    S (W, W), ``noise_precision`` β (per-atom energy rows), ``force_noise_precision`` β_F (force rows),
+    ``prior_precision`` α and ``posterior_scale`` κ (scalars; σ uses κ² S, :attr:`predictive_covariance`).
     """
 
     def __init__(self, config: KernelConfig) -> None:
@@ -125,11 +125,14 @@ class KernelEnergyModel(torch.nn.Module):
         self.register_buffer("noise_precision", torch.tensor(1.0, dtype=torch.float64))
         self.register_buffer("force_noise_precision", torch.tensor(1.0, dtype=torch.float64))
         self.register_buffer("prior_precision", torch.tensor(1.0, dtype=torch.float64))
+        self.register_buffer("posterior_scale", torch.tensor(1.0, dtype=torch.float64))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         # files written before β_F was stored: the fit used one noise precision for all rows
         if prefix + "noise_precision" in state_dict and prefix + "force_noise_precision" not in state_dict:
             state_dict[prefix + "force_noise_precision"] = state_dict[prefix + "noise_precision"].clone()
+        if prefix + "posterior_covariance" in state_dict and prefix + "posterior_scale" not in state_dict:
+            state_dict[prefix + "posterior_scale"] = torch.tensor(1.0, dtype=torch.float64)  # uncalibrated
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forces_std(self, atoms: Atoms, include_noise: bool = True) -> np.ndarray:
@@ -141,6 +144,16 @@ class KernelEnergyModel(torch.nn.Module):
         from .uncertainty import force_std
 
         return force_std(self, atoms, include_noise)
+
+    @property
+    def predictive_covariance(self) -> torch.Tensor:
+        """κ² S: the weight covariance every σ of this model uses.
+
+        κ (``posterior_scale``, 1 after a fit) widens a posterior that BLR makes too narrow by treating the 3N
+        force rows of a frame as independent. It is calibrated on out-of-sample errors, for example those of an
+        on-the-fly run at its reference calls (``scripts/ship_kernel_model.py``).
+        """
+        return self.posterior_covariance * self.posterior_scale**2
 
     def species_index(self, atomic_numbers_: torch.Tensor) -> torch.Tensor:
         return self.species_lookup[atomic_numbers_]

@@ -46,7 +46,7 @@ def posterior_weight_samples(model: ForceStressOutput, n_samples: int, seed: int
         raise InputError(f"need at least one posterior sample, got {n_samples!r}")
     energy_model = model.energy_model
     mean = energy_model.weights.detach().to(torch.float64).numpy()
-    eigenvalues, vectors = np.linalg.eigh(energy_model.posterior_covariance.to(torch.float64).numpy())
+    eigenvalues, vectors = np.linalg.eigh(energy_model.predictive_covariance.to(torch.float64).numpy())
     root = vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
     noise = np.random.default_rng(seed).standard_normal((int(n_samples), len(mean)))
     return mean + noise @ root.T
@@ -93,7 +93,7 @@ class KernelRowsCalculator(Calculator):
         energy = float(phi @ self.weights + shift.sum())
         self.results = {"energy": energy, "free_energy": energy, "forces": (rows @ self.weights).reshape(-1, 3)}
         if self.uncertainty:
-            covariance = energy_model.posterior_covariance
+            covariance = energy_model.predictive_covariance
             self.results["forces_std_model"] = force_std_from_rows(rows, covariance, None)
             self.results["forces_std"] = force_std_from_rows(rows, covariance,
                                                              float(energy_model.force_noise_precision))

@@ -136,6 +136,6 @@ class SymmetryAdaptedCalculator(Calculator):
                         "forces": forces}
         if self.uncertainty:
             em = self.model.energy_model
-            sigma = force_std_from_rows(self.kernel.design_rows(domain, symbols), em.posterior_covariance,
+            sigma = force_std_from_rows(self.kernel.design_rows(domain, symbols), em.predictive_covariance,
                                         float(em.force_noise_precision))
             self.results["forces_std"] = np.sqrt(np.einsum("kij,kj->ki", self.rotations**2, sigma[a] ** 2))

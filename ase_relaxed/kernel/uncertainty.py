@@ -4,8 +4,10 @@ Forces are linear in the weights α (Sharma, Kumar, Suryanarayana, arXiv:2408.07
 F_ic = φ_icᵀ α with φ_ic = −∂/∂r_ic Σ_i' k(p̂_i', ·) the force row of component (i, c).  With the
 posterior α ~ N(m, S) and the fitted force-noise precision β_F, the predictive variance of a component is
 
-    σ²_ic = φ_icᵀ S φ_ic  (+ 1/β_F  for the predictive, not only the model, part),
+    σ²_ic = κ² φ_icᵀ S φ_ic  (+ 1/β_F  for the predictive, not only the model, part),
 
+with κ the model's ``posterior_scale`` (1 unless the model was calibrated on out-of-sample errors; the
+posterior of BLR, which takes a frame's 3N force rows as independent, is too narrow). It is
 the quantity SPARC thresholds ("the largest Bayesian force error") to decide on a reference call.
 :func:`force_std` returns σ (n, 3) in eV/Å: the calculator hook ``results["forces_std"]`` is one call.
 
@@ -53,4 +55,4 @@ def force_std(model: ForceStressOutput, atoms: Atoms, include_noise: bool = True
     with torch.no_grad():
         _, rows = kernel_rows(energy_model, atoms)
     noise = float(energy_model.force_noise_precision) if include_noise else None
-    return force_std_from_rows(rows, energy_model.posterior_covariance, noise)
+    return force_std_from_rows(rows, energy_model.predictive_covariance, noise)
