@@ -48,7 +48,7 @@ def _report(run_dir: Path, state: dict) -> None:
     records = [json.loads(line) for line in calls_path.read_text().splitlines()] if calls_path.exists() else []
     calls = [r for r in records if "call" in r]
     print(f"# on-the-fly learning in {run_dir}: {state['ended']}; {len(calls)} reference calls, "
-          f"{state['md_steps']} MD steps this run")
+          f"{state['md_steps']} MD steps in all")
     per_episode = Counter((r["tube"], r["temperature"]) for r in calls)
     for (tube, temperature), count in sorted(per_episode.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         print(f"  ({tube}) at {temperature:.0f} K: {count} calls")
