@@ -33,6 +33,7 @@ from .graph import atoms_to_graph, batch_graphs, check_atoms, check_distances, h
 from .models.compiled import DEFAULT_BACKEND, compile_model
 from .models.memory import check_memory
 from .models.resolve import DEFAULT_DTYPE, model_file, resolve_device, resolve_dtype, resolve_model  # noqa: F401
+from .nn.cueq import resolve_tensor_product_backend, select_tensor_product_backend
 from .pretrained import DEFAULT_MODEL
 
 
@@ -90,6 +91,9 @@ class RelaxedCalculator(Calculator):
     names the atoms beyond the domain's threshold, once per calculator. ``check_domain=False`` skips the
     check (it costs about 4 ms per call for 1000 atoms on 2 cores, ~2 % of a float32 energy+forces call).
 
+    ``tensor_product`` ("auto", "e3nn", "cuequivariance"): the kernels of the message tensor products; "auto"
+    takes cuEquivariance's CUDA kernels on a GPU when ``ase_relaxed[gpu]`` is installed (:mod:`ase_relaxed.nn.cueq`).
+
     ``compile=True`` runs the energy model through ``torch.compile`` (inductor; a backend name such as
     ``"aot_eager"`` picks another), forces and stress by autograd through it (:mod:`ase_relaxed.models.compiled`):
     the first call compiles (about a minute for carbon-gfn1 on CPU), later ones reuse the code for any positions
@@ -110,6 +114,7 @@ class RelaxedCalculator(Calculator):
         max_edges_per_batch: int | None = None,
         check_domain: bool = True,
         compile: bool | str = False,
+        tensor_product: str = "auto",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -127,6 +132,10 @@ class RelaxedCalculator(Calculator):
             module = copy.deepcopy(module).to(dtype) if path is None else module.to(dtype)
         if next(module.parameters()).device != self.device:
             module = copy.deepcopy(module).to(self.device)  # never move the caller's module
+        if resolve_tensor_product_backend(tensor_product, self.device) != "e3nn" and module is model:
+            module = copy.deepcopy(module)  # never change the caller's module's kernels
+        #: the message tensor products: "e3nn" or "cuequivariance" (ase_relaxed.nn.cueq)
+        self.tensor_product = select_tensor_product_backend(module, tensor_product, self.device)
         self.model = module.eval()
         self.dtype = self.model.dtype
         #: False for direct-force models: forces from an output head, not −∂E/∂r
@@ -197,6 +206,7 @@ class RelaxedCalculator(Calculator):
             "min_distance": self.min_distance,
             "on_close": self.on_close,
             "compile": None if self._compiled is None else self._compiled.backend,
+            "tensor_product": self.tensor_product,
         }
 
     def warn_if_not_conservative(self, purpose: str, consequence: str) -> bool:

@@ -5,8 +5,10 @@ equivariant at initialisation, breaking symmetry only as far as training moves Î
 (stabiliser, point groups, report) is analysis and lives in :mod:`ase_relaxed.relaxed`.
 """
 
+from .cueq import TENSOR_PRODUCT_BACKENDS, select_tensor_product_backend
 from .interaction import InteractionBlock
 from .radial import BesselBasis, PolynomialEnvelope
 from .relaxed_filter import RelaxedEdgeFilter, transform_theta
 
-__all__ = ["BesselBasis", "InteractionBlock", "PolynomialEnvelope", "RelaxedEdgeFilter", "transform_theta"]
+__all__ = ["TENSOR_PRODUCT_BACKENDS", "BesselBasis", "InteractionBlock", "PolynomialEnvelope", "RelaxedEdgeFilter",
+           "select_tensor_product_backend", "transform_theta"]

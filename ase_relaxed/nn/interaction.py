@@ -88,6 +88,15 @@ class InteractionBlock(torch.nn.Module):
             self.irreps_in, f"{num_species}x0e", irreps_gate_in
         )
         self.residual = self.irreps_in == self.irreps_out
+        self.set_fast_tensor_product(None)
+
+    def set_fast_tensor_product(self, module: torch.nn.Module | None) -> None:
+        """Compute the messages with ``module(x, y, w)`` instead of e3nn's ``self.tp`` (None: e3nn).
+
+        Kept out of the module tree (no parameters, no state-dict entries, not moved by ``.to``): a backend is
+        chosen for a model already on its device and dtype (:func:`ase_relaxed.nn.cueq.select_tensor_product_backend`).
+        """
+        self.__dict__["_fast_tp"] = module
 
     def forward(
         self,
@@ -101,7 +110,9 @@ class InteractionBlock(torch.nn.Module):
         if self.edge_filter is not None:
             edge_attr = self.edge_filter(edge_attr)
         x = self.linear_in(h)
-        messages = self.tp(x[neighbor], edge_attr, self.radial(edge_radial))
+        fast = self.__dict__.get("_fast_tp")
+        tp = self.tp if fast is None else fast
+        messages = tp(x[neighbor], edge_attr, self.radial(edge_radial))
         aggregated = torch.zeros(h.shape[0], messages.shape[1], dtype=h.dtype, device=h.device)
         aggregated = aggregated.index_add(0, center, messages) / self.avg_num_neighbors**0.5
         out = self.gate(self.linear_out(aggregated) + self.self_connection(h, species_onehot))
