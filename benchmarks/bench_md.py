@@ -194,8 +194,8 @@ def make_calculator(args: argparse.Namespace, dtype: str) -> tuple[RelaxedCalcul
                          l_max=args.l_max, dtype=dtype)
     model = build_model(config)
     parameters = sum(p.numel() for p in model.parameters())
-    return RelaxedCalculator(model, device=args.device, dtype=dtype), {k: v for k, v in config.to_dict().items()
-                                                          if k != "dtype"}, parameters
+    calc = RelaxedCalculator(model, device=args.device, dtype=dtype, tensor_product=args.tensor_product)
+    return calc, {k: v for k, v in config.to_dict().items() if k != "dtype"}, parameters
 
 
 def log(message: str) -> None:
@@ -212,7 +212,7 @@ def run_ours(args: argparse.Namespace, base: Atoms, workdir: Path) -> dict[str, 
     out: dict[str, Any] = {"runner": {}, "ase_verlet": {}}
     for dtype in args.dtypes:
         calc, config, parameters = make_calculator(args, dtype)
-        out["config"], out["parameters"] = config, parameters
+        out["config"], out["parameters"], out["tensor_product"] = config, parameters, calc.tensor_product
         out["runner"][dtype] = time_runner(calc, base, args, workdir / f"runner_{dtype}")
         log(f"ours {dtype} runner: {describe(out['runner'][dtype])}")
         out["ase_verlet"][dtype] = time_ase_verlet(calc, base, args)
@@ -336,6 +336,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--length", type=int, default=None, help="tube length, unit cells (default 25; 5 with --quick)")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads for both sides")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--tensor-product", choices=("auto", "e3nn", "cuequivariance"), default="auto",
+                        help="message tensor-product kernels (auto: cuEquivariance on CUDA when installed)")
     parser.add_argument("--dtypes", nargs="+", choices=("float32", "float64"), default=["float32", "float64"])
     parser.add_argument("--timestep", type=float, default=0.5, help="fs")
     parser.add_argument("--temperature", type=float, default=300.0, help="K, Maxwell-Boltzmann start")
