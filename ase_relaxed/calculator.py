@@ -31,7 +31,7 @@ from ._version import __version__
 from .errors import InputError, NonConservativeForcesWarning, OutOfDomainWarning
 from .graph import atoms_to_graph, batch_graphs, check_atoms, check_distances, has_volume, neighbor_list
 from .models.compiled import DEFAULT_BACKEND, compile_model
-from .models.memory import check_memory
+from .models.memory import check_memory, default_batch_edges
 from .models.resolve import DEFAULT_DTYPE, model_file, resolve_device, resolve_dtype, resolve_model  # noqa: F401
 from .nn.cueq import resolve_tensor_product_backend, select_tensor_product_backend
 from .pretrained import DEFAULT_MODEL
@@ -75,8 +75,9 @@ class RelaxedCalculator(Calculator):
     the neighbour list while no atom moved more than skin/2), ``min_distance``
     (Å, ≥ 0) and ``on_close`` ("error", "warn", "ignore") for overlapping atoms
     (coincident ones always raise), ``max_edges_per_batch`` to bound the memory
-    of :meth:`calculate_batch` (default 400k edges on CUDA; 4k on CPU, where
-    large graphs cost more per atom than small ones).
+    of :meth:`calculate_batch` (default 400k edges on CUDA; on CPU, where large
+    graphs cost more per atom than small ones, the edges that fill 40 MiB of
+    activations: 4,097 for carbon-gfn1 in float32).
 
     Stress σ = (1/V) ∂E/∂ε (eV/Å³, positions scaled with the cell) exists for
     every cell with a volume V, vacuum included, so tubes and slabs in a box
@@ -153,7 +154,8 @@ class RelaxedCalculator(Calculator):
         self.neighbor_backend = neighbor_list
         self.on_close = on_close
         if max_edges_per_batch is None:  # CPU: per-atom cost grows with graph size (benchmarks/README.md)
-            max_edges_per_batch = 400_000 if self.device.type == "cuda" else 4_000
+            max_edges_per_batch = (400_000 if self.device.type == "cuda"
+                                   else default_batch_edges(self.model.config, self.dtype))
         self.max_edges_per_batch = int(max_edges_per_batch)
         if self.max_edges_per_batch < 1:
             raise InputError(f"max_edges_per_batch must be >= 1, got {max_edges_per_batch!r}")

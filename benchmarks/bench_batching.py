@@ -3,18 +3,18 @@
     flock /tmp/bench.lock python benchmarks/bench_batching.py          # ≈ 6 min on 2 cores; quiet machine
     python benchmarks/bench_batching.py --quick                        # a smoke run
 
-For each model (``carbon-gfn1``, 2 × 32 channels, l ≤ 2; and the benchmark model of bench_calculator.py,
-``demo-carbon-random``) in float32 on CPU, and each image set
+For each model (``carbon-gfn1``, 2 × 32 channels, l ≤ 2; ``demo-carbon-random``; with ``--models bench`` the
+64-channel l ≤ 3 model of bench_calculator.py) in float32 on CPU, and each image set
 
 * ``100x40``: 100 rattled (5,0)-sized 40-atom tubes (the case batching is for),
 * ``mixed``: 30 tubes of 40–1000 atoms in random order,
 * ``10x1000``: ten 1000-atom tubes,
 
-it times one loop of single calls (median of 3) and ``calculate_batch`` at ``max_edges_per_batch`` ∈ {1k, 2k,
-4k, 8k, 16k, 32k, 64k} (median of 3), alternating so that drifts of the machine hit both, and checks that both
-give the same forces. Then phonopy's displaced supercells of a (10,0) tube through ``compute_phonons``,
-batched against one image per call. Writes benchmarks/results/batching.json: for every case the ratio
-loop time / batch time (> 1: batching wins) per chunk size.
+it times one loop of single calls (median of 3) and ``calculate_batch`` at ``max_edges_per_batch`` in {1k, 2k,
+4k, 8k, 16k, 32k, 64k} and at the calculator's default (median of 3), alternating so that drifts of the machine
+hit both, and checks that both give the same forces. Then phonopy's displaced supercells of a (10,0) tube through
+``compute_phonons``, batched against one image per call. Writes benchmarks/results/batching.json: for every case
+the ratio loop time / batch time (> 1: batching wins) per chunk size.
 """
 
 from __future__ import annotations
@@ -67,11 +67,19 @@ def batch_time(calc, images) -> tuple[float, list]:
     return time.perf_counter() - start, [r["forces"] for r in results]
 
 
-def run_case(model: str, images: list, repeats: int) -> dict:
-    calcs = {chunk: RelaxedCalculator(model, dtype="float32", max_edges_per_batch=chunk) for chunk in CHUNKS}
+def bench_model() -> torch.nn.Module:
+    """bench_calculator.py's random-weight model (2 layers, 64 channels, l_max 3, 5 Å)."""
+    from ase_relaxed import ModelConfig, build_model
+
+    return build_model(ModelConfig(species=["C"], cutoff=5.0, num_layers=2, channels=64, l_max=3, dtype="float32"))
+
+
+def run_case(model, images: list, repeats: int, chunks: list[int]) -> dict:
+    calcs = {chunk: RelaxedCalculator(model, dtype="float32", max_edges_per_batch=chunk) for chunk in chunks}
     single = RelaxedCalculator(model, dtype="float32")
+    calcs["default"] = single  # the calculator's own default chunk (models/memory.py: default_batch_edges)
     loop_time(single, images[:3])  # warm-up
-    loops, batches = [], {chunk: [] for chunk in CHUNKS}
+    loops, batches = [], {chunk: [] for chunk in calcs}
     worst = 0.0
     for _ in range(repeats):
         seconds, reference = loop_time(single, images)
@@ -84,7 +92,7 @@ def run_case(model: str, images: list, repeats: int) -> dict:
     curve = {str(chunk): {"batch_s": statistics.median(t), "loop_over_batch": loop / statistics.median(t)}
              for chunk, t in batches.items()}
     return {"images": len(images), "atoms": sum(len(a) for a in images), "loop_s": loop, "chunks": curve,
-            "max_abs_force_diff": worst}
+            "default_chunk_edges": single.max_edges_per_batch, "max_abs_force_diff": worst}
 
 
 def phonopy_case(repeats: int) -> dict:
@@ -108,21 +116,28 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "batching.json")
+    parser.add_argument("--models", nargs="+", choices=("carbon-gfn1", "demo-carbon-random", "bench"),
+                        default=["carbon-gfn1", "demo-carbon-random"],
+                        help="bench: bench_calculator.py's 64-channel l_max 3 model (default: the two shipped ones)")
+    parser.add_argument("--chunks", type=int, nargs="+", default=CHUNKS, help="max_edges_per_batch values to time")
+    parser.add_argument("--no-phonopy", action="store_true", help="skip the phonopy case")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     repeats = 1 if args.quick else 3
     result = {"machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
-                          "torch": torch.__version__}, "dtype": "float32", "chunks": CHUNKS, "cases": {}}
-    for model in ("carbon-gfn1", "demo-carbon-random"):
+                          "torch": torch.__version__}, "dtype": "float32", "chunks": args.chunks, "cases": {}}
+    for model in args.models:
         for name, images in image_sets(args.quick).items():
             key = f"{model}/{name}"
-            result["cases"][key] = record = run_case(model, images, repeats)
+            result["cases"][key] = record = run_case(bench_model() if model == "bench" else model, images, repeats,
+                                                     args.chunks)
             best = max(record["chunks"].items(), key=lambda kv: kv[1]["loop_over_batch"])
             print(f"{key}: {record['images']} images, loop {record['loop_s']:.2f} s; loop/batch by chunk: "
-                  + ", ".join(f"{int(c) // 1000}k {v['loop_over_batch']:.2f}" for c, v in record["chunks"].items())
-                  + f" (best {int(best[0]) // 1000}k)", flush=True)
-    result["phonopy"] = phonopy_case(repeats)
-    print(f"phonopy displacements: one by one / batched = {result['phonopy']['one_by_one_over_batched']:.2f}")
+                  + ", ".join(f"{c} {v['loop_over_batch']:.2f}" for c, v in record["chunks"].items())
+                  + f" (best {best[0]}; default {record['default_chunk_edges']} edges)", flush=True)
+    if not args.no_phonopy:
+        result["phonopy"] = phonopy_case(repeats)
+        print(f"phonopy displacements: one by one / batched = {result['phonopy']['one_by_one_over_batched']:.2f}")
     result["loadavg_end"] = list(map(float, Path("/proc/loadavg").read_text().split()[:3]))
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from ase_relaxed import RelaxedCalculator
+from ase_relaxed import RelaxedCalculator, build_model
 from ase_relaxed.cli import main
 from ase_relaxed.errors import InputError
 from ase_relaxed.kernel import KernelConfig
@@ -50,3 +50,19 @@ def test_the_estimate_matches_a_measured_peak() -> None:
                          capture_output=True, text=True, check=True)
     record = json.loads(out.stdout.strip().splitlines()[-1])
     assert 0.65 < record["measured_MB"] / record["estimate_MB"] < 1.35, record
+
+
+def test_cpu_batch_chunks_are_capped_by_memory_not_by_count():
+    """The CPU default of max_edges_per_batch fills the same activation bytes for any model and dtype."""
+    from ase_relaxed.models.memory import CPU_BATCH_BYTES, default_batch_edges, estimate_bytes
+
+    small = ModelConfig(species=["C"], num_layers=2, channels=32, l_max=2)
+    big = ModelConfig(species=["C"], num_layers=2, channels=64, l_max=3)
+    edges = {(c.channels, d): default_batch_edges(c, d) for c in (small, big) for d in ("float32", "float64")}
+    assert edges[(32, "float32")] > edges[(64, "float32")] and edges[(32, "float64")] in (
+        edges[(32, "float32")] // 2, edges[(32, "float32")] // 2 + 1)
+    for (channels, dtype), n in edges.items():
+        config = small if channels == 32 else big
+        assert estimate_bytes(config, n, dtype) <= CPU_BATCH_BYTES < estimate_bytes(config, n + 1, dtype)
+    calc = RelaxedCalculator(build_model(big.replace(dtype="float32")), device="cpu", dtype="float32")
+    assert calc.max_edges_per_batch == edges[(64, "float32")]

@@ -26,13 +26,17 @@ import torch
 
 from ..errors import InputError
 
-__all__ = ["available_bytes", "check_memory", "estimate_bytes"]
+__all__ = ["available_bytes", "check_memory", "default_batch_edges", "estimate_bytes"]
 
 #: fitted constants of the per-edge cost (bytes per layer per dtype byte): a fixed part and a part per
 #: channel × spherical-harmonic component (benchmarks/results/memory.json)
 PER_EDGE_FIXED, PER_EDGE_PER_FEATURE = 430.0, 2.95
 #: keep this fraction of the available memory free
 HEADROOM = 0.9
+#: CPU chunk of ``calculate_batch``: the edges whose activations fill this many bytes. On CPU the per-atom cost grows
+#: with the graph (benchmarks/results/batching.json), so chunks are capped by memory, not by count: 40 MiB is 4,097
+#: edges for carbon-gfn1 in float32, at the measured optimum (4k) of its curve; bigger models get fewer edges
+CPU_BATCH_BYTES = 40 * 2**20
 
 
 def estimate_bytes(config, n_edges: int, dtype: str | torch.dtype) -> int | None:
@@ -44,6 +48,18 @@ def estimate_bytes(config, n_edges: int, dtype: str | torch.dtype) -> int | None
         return None
     size = torch.empty((), dtype=getattr(torch, dtype) if isinstance(dtype, str) else dtype).element_size()
     return int(n_edges * size * layers * (PER_EDGE_FIXED + PER_EDGE_PER_FEATURE * channels * (l_max + 1) ** 2))
+
+
+def default_batch_edges(config, dtype: str | torch.dtype, budget: int = CPU_BATCH_BYTES) -> int:
+    """Edges per ``calculate_batch`` chunk on CPU: ``budget`` / (bytes per edge), at least 1; 4,000 for models without
+    a per-edge estimate (the kernel family).
+
+    >>> from ase_relaxed.models.config import ModelConfig
+    >>> default_batch_edges(ModelConfig(num_layers=2, channels=32, l_max=2), "float32")   # carbon-gfn1
+    4097
+    """
+    per_edge = estimate_bytes(config, 1, dtype)
+    return 4_000 if not per_edge else max(1, int(budget // per_edge))
 
 
 def available_bytes(device: torch.device | str = "cpu") -> int | None:
