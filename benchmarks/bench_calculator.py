@@ -158,7 +158,28 @@ def run_ours(args: argparse.Namespace, structures: list[Atoms], images: list[Ato
                                "max_abs_force_diff_batch_vs_loop": diff}
         print(f"ours {dtype} {len(images)} images: loop {statistics.median(loop):.2f} s, "
               f"batch {statistics.median(batch):.2f} s", file=sys.stderr)
+        if "compiled" in args.ours_modes:
+            out.setdefault("compiled", {})[dtype] = time_compiled(args, model, dtype, structures)
     return out
+
+
+def time_compiled(args: argparse.Namespace, model: torch.nn.Module, dtype: str,
+                  structures: list[Atoms]) -> dict[str, Any]:
+    """``RelaxedCalculator(compile=True)`` (torch.compile, inductor): seconds per call after compiling, the compile
+    time (the first call at the first size) and the graphs built over all sizes (a recompile per size would show)."""
+    calc = RelaxedCalculator(model, device="cpu", dtype=dtype, compile=True)
+    first = structures[0].copy()
+    first.calc = calc
+    start = time.perf_counter()
+    first.get_forces()
+    result: dict[str, Any] = {"first_call_s": time.perf_counter() - start, "single": {}}
+    for base in structures:
+        times = time_single(calc, base, args.repeats_for(len(base)), args.warmup_for(len(base)),
+                            args.seed + len(base))
+        result["single"][str(len(base))] = summary(times)
+        print(f"ours compiled {dtype} {len(base)} atoms: {statistics.median(times) * 1e3:.1f} ms", file=sys.stderr)
+    result.update(compile_s=calc.compile_seconds, graphs=calc.compiled_graphs)
+    return result
 
 
 PEERS: dict[str, dict[str, Any]] = {
@@ -256,6 +277,23 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def compiled_table(result: dict[str, Any]) -> str:
+    """Eager against eager and compiled against compiled: ours and NequIP (AOTInductor) medians and ratios."""
+    ours, nequip = result["ours"], (result.get("nequip") or {}).get("modes", {})
+    rows = ["| case | dtype | ours eager | ours compiled | NequIP eager | NequIP AOTI | ours/NequIP eager | "
+            "ours/NequIP compiled | ours compiled/eager |", "|---|---|" + "---:|" * 7]
+    for dtype in DTYPES:
+        for n, eager in ours["single"][dtype].items():
+            compiled = ours.get("compiled", {}).get(dtype, {}).get("single", {}).get(n, {})
+            peer_e = nequip.get("eager", {}).get(dtype, {}).get("single", {}).get(n, {})
+            peer_c = nequip.get("aotinductor", {}).get(dtype, {}).get("single", {}).get(n, {})
+            median = [eager["median_s"], compiled.get("median_s"), peer_e.get("median_s"), peer_c.get("median_s")]
+            rows.append(f"| {n} atoms | {dtype} | " + " | ".join(fmt(m) for m in median) + " | "
+                        f"{ratio(median[0], median[2])} | {ratio(median[1], median[3])} | "
+                        f"{ratio(median[1], median[0])} |")
+    return "\n".join(rows)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke test, not for reporting)")
@@ -267,6 +305,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--nequip-python", default=str(HERE / ".venv-nequip" / "bin" / "python"))
     parser.add_argument("--nequip-modes", nargs="+", default=["eager", "aotinductor"],
                         choices=("eager", "aotinductor"))
+    parser.add_argument("--ours-modes", nargs="+", default=["eager", "compiled"], choices=("eager", "compiled"),
+                        help="compiled: also time RelaxedCalculator(compile=True) (eager always runs)")
     parser.add_argument("--out", default=str(HERE / "results" / "calculator_cpu.json"))
     parser.add_argument("--channels", type=int, default=64)
     parser.add_argument("--l-max", type=int, default=3)
@@ -322,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(table(result))
+    if result["ours"].get("compiled"):
+        print("\n" + compiled_table(result))
     print(f"\nours: {args.num_layers} layers, {args.channels} channels, l_max {args.l_max}; "
           f"{args.threads} torch threads; load avg {result['loadavg']}; wrote {out}")
     return 0
