@@ -16,7 +16,7 @@ from ase.build import bulk
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 
-from ase_relaxed import InputError, RelaxedCalculator, load_model
+from ase_relaxed import InputError, RelaxedCalculator, keys, load_model
 from ase_relaxed.structures import build_nanotube
 from ase_relaxed.train.config import TrainConfig
 from ase_relaxed.train.evaluate import test_model
@@ -213,3 +213,23 @@ def test_weak_supervision_config_errors(tmp_path, data_file):
     values["loss"].update(weak_distribution="normal", pitc_weight=-1.0)
     with pytest.raises(InputError, match=">= 0"):
         TrainConfig.from_dict(values)
+
+
+def test_extra_data_files_are_relative_to_the_config_and_split_with_the_main_file(tmp_path, data_file):
+    from ase_relaxed.train.loop import prepare
+
+    frames = read(data_file, ":")
+    (tmp_path / "data").mkdir()
+    write(tmp_path / "data" / "tubes.extxyz", [a for a in frames if a.info["family"] != "diamond"])
+    write(tmp_path / "data" / "diamond.extxyz", [a for a in frames if a.info["family"] == "diamond"])
+    path = write_config(tmp_path, "data/tubes.extxyz")
+    values = yaml.safe_load(path.read_text())
+    values["data"]["extra_paths"] = ["data/diamond.extxyz"]
+    path.write_text(yaml.safe_dump(values))
+    config = TrainConfig.from_yaml(path)
+    assert config.data.extra_paths == [str((tmp_path / "data" / "diamond.extxyz").resolve())]
+    graphs, split, _ = prepare(config)
+    assert len(graphs) == len(frames) == sum(len(v) for v in split.values())
+    diamond_count = sum(a.info["family"] == "diamond" for a in frames)
+    assert diamond_count > 0
+    assert sum(len(g[keys.POSITIONS]) == 8 for g in graphs) == diamond_count  # the second file was read

@@ -35,6 +35,7 @@ class DataSection(Config):
     """Where the labelled structures are and how they are split."""
 
     path: str = ""
+    extra_paths: list[str] = Field(default_factory=list)  # more labelled files, appended to path's frames
     val_path: str = ""  # validation structures from this file (val_fraction is then not used)
     val_fraction: float = Field(0.1, ge=0, lt=1)
     test_fraction: float = Field(0.1, ge=0, lt=1)
@@ -120,13 +121,15 @@ class TrainConfig(Config):
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "TrainConfig":
-        """Read ``path``; relative ``data.path``, ``data.val_path`` and ``out_dir`` are taken from the file's folder."""
+        """Read ``path``; relative data paths and ``out_dir`` are taken from the file's folder."""
         config = super().from_yaml(path)
         folder = Path(path).parent
         for name in ("path", "val_path"):
             value = getattr(config.data, name)
             if value and not Path(value).is_absolute():
                 setattr(config.data, name, str((folder / value).resolve()))
+        config.data.extra_paths = [p if Path(p).is_absolute() else str((folder / p).resolve())
+                                   for p in config.data.extra_paths]
         if not Path(config.out_dir).is_absolute():
             config.out_dir = str((folder / config.out_dir).resolve())
         return config

@@ -128,6 +128,8 @@ def prepare(config: TrainConfig):
     """Read, validate and split the data; fit statistics; build the model. Fails before training."""
     species = config.model.species
     frames = read_labelled(config.data.path, species)
+    for extra in config.data.extra_paths:
+        frames = frames + read_labelled(extra, species)
     if config.data.val_path:  # a validation file of its own: path then holds only training and test data
         split = split_indices(frames, config.data.replace(val_fraction=0.0))
         validation = read_labelled(config.data.val_path, species)
@@ -283,7 +285,7 @@ def _validate(world: World, eval_model: torch.nn.Module, ema: EMA, graphs: list[
 def _training_info(config: TrainConfig, split: dict, step: int, val: dict) -> dict:
     return {
         "method": "ase_relaxed.train (AdamW, EMA weights, energy/force/stress MSE)",
-        "data": str(config.data.path), "split_by": config.data.split_by,
+        "data": str(config.data.path), "extra_data": list(config.data.extra_paths), "split_by": config.data.split_by,
         "test_families": config.data.test_families, "sizes": {k: len(v) for k, v in split.items()},
         "step": step, "validation": val, "loss": config.loss.to_dict(),
     }
