@@ -65,10 +65,11 @@ def main() -> int:
     config = TrainConfig.from_yaml(CONFIGS[args.name])
     path = PRETRAINED / f"{args.name}.safetensors"
     model = load_model(path)
-    frames = read_labelled(config.data.path, config.model.species)
+    paths = [config.data.path, *config.data.extra_paths]
+    frames = [atoms for data_path in paths for atoms in read_labelled(data_path, config.model.species)]
     held_out = [a for a in frames if family_of(a) in config.data.test_families]
     seen = [a for a in frames if family_of(a) not in config.data.test_families]
-    data = str(Path(config.data.path).relative_to(ROOT))
+    data = " + ".join(str(Path(p).relative_to(ROOT)) for p in paths)
     model.domain = fit_domain(environment_descriptors(model, seen), args.references, args.factor,
                               {"fitted_on": f"{data} without {config.data.test_families}", "frames": len(seen),
                                "made_by": f"scripts/fit_model_domain.py --name {args.name}"})
