@@ -335,7 +335,7 @@ class RelaxedCalculator(Calculator):
         results: list[dict] = []
         distances: list[np.ndarray | None] = []
         for chunk in self._chunks(graphs):
-            out = self._evaluate(batch_graphs(chunk), stress=want_stress)
+            out = self._evaluate(chunk[0] if len(chunk) == 1 else batch_graphs(chunk), stress=want_stress)
             sizes = [int(g[keys.NUM_ATOMS][0]) for g in chunk]
             forces = torch.split(out[keys.FORCES], sizes)
             energies = torch.split(out[keys.ATOMIC_ENERGY], sizes)
