@@ -27,6 +27,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ase.io import write
 
     from ..graph import is_3d_periodic
+    from ..provenance import provenance_info
     from ..structures import read_structures
 
     if farm_mode(args, args.structure):
@@ -39,7 +40,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     check_output(args.out, "--out")
     frames = read_structures(args.structure, args.index)
     calc = make_calculator(args, on_close="warn" if args.allow_close else "error")
-    provenance = calc.todict()
+    provenance, frame_info = calc.todict(), provenance_info(calc)
     print(f"# model {args.model} (sha256 {str(provenance['model_sha256'])[:12]}, {provenance['forces']} forces, "
           f"{calc.dtype}, {calc.device}), ase_relaxed {provenance['version']}; {len(frames)} structure(s)")
     if calc.domain is not None:
@@ -77,9 +78,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if "forces_std" in calc.results:
             atoms.arrays["forces_std"] = calc.results["forces_std"]
             domain += f" {calc.results['forces_std'].max():14.6f}"
-        atoms.info.update({"model": provenance["model"], "model_sha256": provenance["model_sha256"],
-                           "ase_relaxed_version": provenance["version"], "dtype": provenance["dtype"],
-                           "forces_kind": provenance["forces"]})
+        atoms.info.update({**frame_info, "forces_kind": provenance["forces"]})
         print(f"{k:5d} {len(atoms):6d} {energy:14.6f} {energy / len(atoms):11.6f} {fmax:14.6f} {stress:>24}{domain}")
         results.append(atoms)
     write(args.out, results, format="extxyz")

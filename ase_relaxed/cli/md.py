@@ -28,7 +28,7 @@ import sys
 
 from ..errors import InputError
 from ..md.options import BAROSTATS, ENSEMBLES, MDOptions
-from ..md.outputs import LOG_COLUMNS, NPT_COLUMNS
+from ..md.outputs import LOG_COLUMNS, NPT_COLUMNS, provenance_path
 from .common import (
     NON_NEGATIVE_INT,
     POSITIVE,
@@ -112,7 +112,9 @@ def cmd_md(args: argparse.Namespace) -> int:
     print(f"# done: step {result.step} ({result.steps_run} steps in {result.wall_s:.1f} s, "
           f"{result.steps_per_s:.3g} steps/s, {result.ns_per_day:.3g} ns/day)")
     if outputs:
-        print("# wrote " + ", ".join(path for _, path in outputs))
+        logs = [provenance_path(path) for name, path in outputs if name == "log"]
+        print("# wrote " + ", ".join(path for _, path in outputs)
+              + (f" (provenance of the log in {', '.join(map(str, logs))})" if logs else ""))
     return 0
 
 
@@ -161,7 +163,9 @@ def add_parsers(sub) -> None:
         description="Run MD on STRUCTURE with ASE integrators. Writes a CSV log (columns: "
         + ", ".join(LOG_COLUMNS) + "; npt adds " + ", ".join(NPT_COLUMNS) + "; energies in eV for the whole "
         "system, temperature in K, time in fs, volume in Å³, pressure in GPa), a trajectory (.traj = ASE binary, "
-        "else extxyz) every --interval steps, and an atomic checkpoint (npz) that --resume continues from. "
+        "else extxyz) every --interval steps, and an atomic checkpoint (npz) that --resume continues from; the "
+        "log's model, its sha256, the ase_relaxed version and the dtype go to LOG.provenance.json, every frame's to "
+        "its info. "
         "Several replicas (_r{k} suffixes) share one batched model evaluation per step.",
     )
     md.add_argument("structure", nargs="*", default=S, help="a file ASE can read, or a builder spec "

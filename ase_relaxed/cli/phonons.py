@@ -76,12 +76,11 @@ def _relax(atoms, calc, fmax: float, steps: int):
 
 
 def _provenance(args: argparse.Namespace, calc, n: int, m: int, result) -> dict:
-    """What produced the helical outputs: tube, model (name, sha256), package version, force calls."""
-    from .._version import __version__
+    """What produced the helical outputs: tube, model (name, sha256, dtype), package version, date, force calls."""
+    from ..provenance import provenance
 
-    info = calc.todict() if hasattr(calc, "todict") else {}
     return {"method": "helical (line-group) phonons, ase_relaxed.phonons.helical_phonons", "tube": f"({n},{m})",
-            "model": str(args.model), "model_sha256": info.get("model_sha256"), "ase_relaxed_version": __version__,
+            **provenance(calc, model=str(args.model), date=True),
             "n_force_evaluations": result.n_force_evaluations, "segment_cells": result.n_cells,
             "relaxed": bool(args.relax)}
 
@@ -190,6 +189,8 @@ def farm_settings(args: argparse.Namespace) -> dict:
 
 def cmd_phonons(args: argparse.Namespace) -> int:
     from .. import phonons as ph
+    from ..phonons.outputs import record_provenance
+    from ..provenance import provenance
 
     if args.error_bars and not args.helical:
         raise InputError("--error-bars needs --helical (posterior phonon σ comes from the helical route)")
@@ -231,19 +232,23 @@ def cmd_phonons(args: argparse.Namespace) -> int:
     ph.run_band_structure(phonon, args.band, npoints=args.npoints)
     ph.run_dos(phonon, mesh, with_pdos=args.pdos)
     out = Path(args.out)
-    paths = ph.write_phonopy_outputs(phonon, out)
+    record = provenance(calc, model=str(args.model), date=True)
+    paths = ph.write_phonopy_outputs(phonon, out, comment=record)
     paths["bands_dos.png"] = ph.plot_bands_and_dos(phonon, out / "bands_dos.png", title=args.structure)
     if args.dos:
         paths["total_dos.dat"] = out / "total_dos.dat"
         phonon.write_total_dos(filename=paths["total_dos.dat"])
+        record_provenance(paths["total_dos.dat"], record)
     if args.pdos:
         paths["projected_dos.dat"] = out / "projected_dos.dat"
         phonon.write_projected_dos(filename=paths["projected_dos.dat"])
+        record_provenance(paths["projected_dos.dat"], record)
     _report_gamma(ph.gamma_frequencies(phonon))
     if args.thermal:
         thermal = ph.run_thermal(phonon, 0.0, 1000.0, 10.0)
         paths["thermal_properties.yaml"] = out / "thermal_properties.yaml"
         phonon.write_yaml_thermal_properties(filename=paths["thermal_properties.yaml"])
+        record_provenance(paths["thermal_properties.yaml"], record)
         print(f"# thermal properties per primitive cell\n  {'T/K':>6} {'F/(kJ/mol)':>11} {'S/(J/K/mol)':>12} "
               f"{'Cv/(J/K/mol)':>13}")
         for t in (100.0, 300.0, 500.0, 1000.0):
@@ -261,7 +266,8 @@ def add_parsers(sub) -> None:
         description="Harmonic phonons of STRUCTURE by finite displacements: phonopy generates the displaced "
         "supercells, the model evaluates them in a few batched forward passes, and phonopy builds the force "
         "constants. Writes phonopy.yaml (displacements + forces; `phonopy.load` and phonopy's own tools carry on), "
-        "FORCE_SETS, band.yaml and bands_dos.png into --out and prints the Γ-point frequencies (cm⁻¹). "
+        "FORCE_SETS, band.yaml and bands_dos.png into --out (the text files record the model, its sha256, the "
+        "ase_relaxed version and the dtype) and prints the Γ-point frequencies (cm⁻¹). "
         "Nanotubes (pbc F F T) keep their vacuum box and repeat only along the tube axis. Phonons at a "
         "non-stationary geometry have imaginary (negative) modes: use --relax (or relax first with "
         "`ase-relaxed relax`).",

@@ -10,6 +10,7 @@ from .common import FRACTION, check_output, number
 
 def cmd_symmetry(args: argparse.Namespace) -> int:
     from ..calculator import resolve_model
+    from ..provenance import provenance
     from ..relaxed.report import symmetry_breaking_report
 
     check_output(args.plot, "--plot")
@@ -28,7 +29,8 @@ def cmd_symmetry(args: argparse.Namespace) -> int:
         print(f"wrote {report.plot(args.plot)}")
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump(report.to_dict(), handle, indent=2)
+            json.dump({**report.to_dict(), "provenance": provenance(model, model=args.model, date=True)}, handle,
+                      indent=2)
         print(f"wrote {args.json}")
     return 0
 

@@ -47,18 +47,26 @@ def _launch(args: argparse.Namespace, config) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    from ..calculator import resolve_model
+    from ..provenance import provenance
     from ..train.evaluate import test_model
     from ..train.metrics import format_metrics
     from .common import check_output
 
     check_output(args.json, "--json")
     check_output(args.plots, "--plots", directory=True)
+    record = provenance(resolve_model(args.model), model=args.model, date=True)
+    print(f"# model {record['model']} (sha256 {str(record['model_sha256'])[:12]}, {record['dtype']}), "
+          f"ase_relaxed {record['ase_relaxed_version']}; data {args.data}")
     metrics = test_model(args.model, args.data, plot_dir=args.plots, families=args.families)
-    for line in format_metrics(metrics):
+    for line in format_metrics({k: v for k, v in metrics.items() if k != "parity_plot"}):
         print(line)
+    if "parity_plot" in metrics:
+        print(f"# wrote {metrics['parity_plot']}: energy (eV/atom) and force components (eV/Å), model vs reference")
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump(metrics, handle, indent=2)
+            json.dump({**metrics, "provenance": record}, handle, indent=2)
+        print(f"# wrote {args.json}: the metrics (eV/atom, eV/Å, eV/Å³) and their provenance")
     return 0
 
 
@@ -81,8 +89,9 @@ def add_parsers(sub) -> None:
 
     test = sub.add_parser(
         "test", help="errors of a model on a labelled file, with parity plots",
-        description="Print energy MAE/RMSE per atom, force MAE/RMSE and stress RMSE of MODEL on every frame "
-        "of DATA (extxyz with energy and forces), and write a parity plot.",
+        description="Print energy MAE/RMSE per atom (meV/atom), force MAE/RMSE (eV/Å) and stress RMSE (meV/Å³) of "
+        "MODEL on every frame of DATA (extxyz with energy and forces), and write a parity plot; --json keeps the "
+        "numbers in eV/atom, eV/Å and eV/Å³ with the model, its sha256, the ase_relaxed version and the dtype.",
     )
     test.add_argument("model", help="a .safetensors model file or a shipped name")
     test.add_argument("data", help="labelled structures (extxyz)")

@@ -135,7 +135,7 @@ class FarmResult:
     failed: int = 0
     wall_s: float = 0.0
     records: list[dict] = field(default_factory=list)
-    meta: dict = field(default_factory=dict)  # job, settings_hash, model, model_sha256, version of the rows
+    meta: dict = field(default_factory=dict)  # job, settings_hash, model, model_sha256, version, dtype of the rows
 
 
 def _row_values(record: dict, meta: dict) -> dict:
@@ -162,7 +162,8 @@ class FarmDB:
         # what changes the numbers: the job's settings and the model's dtype (None is float64), not the device
         self.settings = {**settings, "dtype": model.get("dtype") or "float64"}
         self.meta = {"job": kind, "settings_hash": settings_hash(self.settings), "model": str(model["model"]),
-                     "model_sha256": model_sha256(model["model"]), "version": __version__}
+                     "model_sha256": model_sha256(model["model"]), "version": __version__,
+                     "dtype": self.settings["dtype"]}
 
     def _select(self, **extra):
         keys = ("job", "settings_hash", "model_sha256")

@@ -5,7 +5,8 @@ Layout (``numpy.load(path, allow_pickle=False)`` reads it):
 * ``meta``: a 0-d string array holding JSON: format/version, ``step``, ``time_fs``, the run's
   ``options`` and, per replica, its target temperature, the integrator state (Nosé–Hoover
   chain, barostat; see :mod:`.ensembles`) and the state of its numpy ``Generator``
-  (``rng.bit_generator.state``; JSON floats and big integers round-trip exactly);
+  (``rng.bit_generator.state``; JSON floats and big integers round-trip exactly), and ``provenance``
+  (model, model_sha256, ase_relaxed_version, dtype, date: :func:`ase_relaxed.provenance.provenance`);
 * ``r{k}_numbers``, ``r{k}_positions``, ``r{k}_momenta``, ``r{k}_masses``, ``r{k}_cell``,
   ``r{k}_pbc`` for every replica ``k``.
 
@@ -55,9 +56,11 @@ class Checkpoint:
 
 
 def save_checkpoint(
-    path: str | os.PathLike, step: int, time_fs: float, options: dict, replicas: Sequence[tuple[Atoms, dict]]
+    path: str | os.PathLike, step: int, time_fs: float, options: dict, replicas: Sequence[tuple[Atoms, dict]],
+    provenance: dict | None = None,
 ) -> None:
-    """Write ``replicas`` (pairs of atoms and a JSON-ready state dict) atomically to ``path``."""
+    """Write ``replicas`` (pairs of atoms and a JSON-ready state dict) atomically to ``path``; ``provenance``
+    (what produced the run) is kept in the metadata, read by nothing here."""
     path = Path(path)
     arrays: dict[str, np.ndarray] = {}
     states = []
@@ -70,7 +73,7 @@ def save_checkpoint(
         arrays[f"r{k}_pbc"] = atoms.pbc.astype(bool)
         states.append(state)
     meta = {"format": FORMAT, "version": VERSION, "step": int(step), "time_fs": float(time_fs),
-            "options": options, "replicas": states}
+            "options": options, "replicas": states, "provenance": provenance or {}}
     arrays["meta"] = np.array(json.dumps(meta))
     arrays["sha256"] = np.array(_digest(arrays))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,8 +15,12 @@ pressure        −tr(σ)/3 including the kinetic (ideal-gas) term (GPa; npt onl
 ==============  ==========================================================================
 
 Every trajectory frame carries ``step`` and ``time_fs`` in its info, plus energy, forces and
-momenta.  On ``--resume`` both files are cut back to the checkpoint step: rows and frames with a
-larger step, or a torn last line/frame, are removed, so no frame is lost or duplicated.
+momenta, and what produced it (:func:`ase_relaxed.provenance.provenance_info`: model, model_sha256,
+ase_relaxed_version, dtype). The log stays plain CSV (``csv.DictReader``, ``numpy.genfromtxt(names=True)``
+and pandas read it as it is); its provenance is ``LOG.provenance.json`` beside it (:func:`provenance_path`),
+with one entry under ``resumed`` per ``--resume``. On ``--resume`` both files are cut back to the checkpoint
+step: rows and frames with a larger step, or a torn last line/frame, are removed, so no frame is lost or
+duplicated.
 
 >>> import tempfile, os
 >>> path = os.path.join(tempfile.mkdtemp(), "md.csv")
@@ -29,6 +33,7 @@ larger step, or a torn last line/frame, are removed, so no frame is lost or dupl
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -42,10 +47,29 @@ NPT_COLUMNS = ["volume", "pressure"]
 _STEP = re.compile(r"(?:^|\s)step=(\d+)")
 
 
-class CSVLog:
-    """Append rows to a CSV file (header written when the file is new or empty), flushing each row."""
+def provenance_path(path: str | os.PathLike) -> Path:
+    """Where the provenance of the log ``path`` is kept: ``md.csv`` → ``md.csv.provenance.json``."""
+    return Path(path).with_name(Path(path).name + ".provenance.json")
 
-    def __init__(self, path: str | os.PathLike, columns: Sequence[str], append: bool = False) -> None:
+
+def _write_provenance(path: Path, provenance: dict, new: bool) -> None:
+    """The log's sidecar: ``provenance`` for a new log; a resumed one adds it under ``resumed``."""
+    sidecar = provenance_path(path)
+    record = dict(provenance)
+    if not new and sidecar.exists():
+        record = json.loads(sidecar.read_text())
+        record["resumed"] = [*record.get("resumed", []), provenance]
+    tmp = sidecar.with_name(sidecar.name + ".tmp")
+    tmp.write_text(json.dumps({"log": path.name, **record}, indent=1) + "\n")
+    os.replace(tmp, sidecar)
+
+
+class CSVLog:
+    """Append rows to a CSV file (header written when the file is new or empty), flushing each row;
+    ``provenance`` (a dict) goes to :func:`provenance_path`."""
+
+    def __init__(self, path: str | os.PathLike, columns: Sequence[str], append: bool = False,
+                 provenance: dict | None = None) -> None:
         self.path = Path(path)
         self.columns = list(columns)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +78,8 @@ class CSVLog:
         if new:
             self._handle.write(",".join(self.columns) + "\n")
             self._handle.flush()
+        if provenance is not None:
+            _write_provenance(self.path, provenance, new)
 
     def write(self, row: dict) -> None:
         values = []
@@ -68,10 +94,12 @@ class CSVLog:
 
 
 class TrajectoryWriter:
-    """Frames to ``.traj`` (ASE's binary format) or, for any other extension, appended extxyz."""
+    """Frames to ``.traj`` (ASE's binary format) or, for any other extension, appended extxyz; ``info``
+    (e.g. :func:`~ase_relaxed.provenance.provenance_info`) goes into every frame's ``atoms.info``."""
 
-    def __init__(self, path: str | os.PathLike, append: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike, append: bool = False, info: dict | None = None) -> None:
         self.path = Path(path)
+        self.info = dict(info or {})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.binary = self.path.suffix == ".traj"
         mode = "a" if append and self.path.exists() else "w"
@@ -87,6 +115,7 @@ class TrajectoryWriter:
         calc = atoms.calc
         results = {key: calc.results[key] for key in ("energy", "forces", "stress") if key in calc.results}
         frame.calc = SinglePointCalculator(frame, **results)
+        frame.info.update(self.info)
         frame.info["step"] = int(step)
         frame.info["time_fs"] = float(time_fs)
         if self.binary:

@@ -29,6 +29,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 from ..errors import InputError
 from ..graph import has_volume
+from ..provenance import provenance_info
 
 OPTIMIZERS = ("fire", "bfgs")
 
@@ -78,7 +79,8 @@ def relax(
     """Relax a copy of ``atoms`` with ``calc``; ``cell=True`` relaxes the periodic axes of the cell too.
 
     ``cell=True`` needs at least one periodic axis and a cell with a volume (a tube or slab in a
-    vacuum box): σ = (1/V) ∂E/∂ε counts the vacuum, as ASE's numerical stress does.
+    vacuum box): σ = (1/V) ∂E/∂ε counts the vacuum, as ASE's numerical stress does. The relaxed atoms (and
+    the frames of ``trajectory``) carry :func:`~ase_relaxed.provenance.provenance_info` of ``calc`` in their info.
     """
     from ase.filters import FrechetCellFilter
     from ase.optimize import BFGS, FIRE
@@ -89,6 +91,7 @@ def relax(
         raise InputError("--fmax must be positive and --steps >= 0")
     atoms = atoms.copy()
     atoms.calc = calc
+    atoms.info.update(provenance_info(calc))
     if cell and not atoms.pbc.any():
         raise InputError(f"--cell needs a periodic axis to relax, but pbc={atoms.pbc.tolist()}")
     if cell and not has_volume(atoms):

@@ -41,6 +41,7 @@ from ase.md.md import MolecularDynamics
 from ..calculator import warn_if_not_conservative
 from ..errors import InputError, Interrupted
 from ..interrupt import deferred_stop, stop_requested
+from ..provenance import provenance, provenance_info
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .ensembles import conserved_energy, dynamics_state, make_dynamics, restore_dynamics_state, state_kind
 from .guard import Guard, SimulationError
@@ -122,6 +123,9 @@ class MDRunner:
         if options.ensemble == "nve":
             warn_if_not_conservative(calc, "NVE", "the total energy is not conserved and drifts")
         self.evaluator = BatchedReplicaEvaluator(calc, n)
+        #: what produced the run (model, model_sha256, ase_relaxed_version, dtype, date), recorded in every output
+        self.provenance = provenance(calc, date=True)
+        self._frame_info = provenance_info(calc)  # the same without date, for every trajectory frame
         self.step_count = checkpoint.step if checkpoint else 0
         self.last_checkpoint: int | None = checkpoint.step if checkpoint else None
         if checkpoint is not None:
@@ -178,8 +182,8 @@ class MDRunner:
                 if traj:
                     truncate_trajectory(traj, resume_step)
             append = resume_step is not None
-            replica.log = CSVLog(log, columns, append=append) if log else None
-            replica.traj = TrajectoryWriter(traj, append=append) if traj else None
+            replica.log = CSVLog(log, columns, append=append, provenance=self.provenance) if log else None
+            replica.traj = TrajectoryWriter(traj, append=append, info=self._frame_info) if traj else None
 
     def observables(self, replica: Replica) -> dict:
         """The log row of ``replica`` at the current step."""
@@ -217,7 +221,8 @@ class MDRunner:
                        "dynamics": dynamics_state(r.dynamics, self.kind)})
             for r in self.replicas
         ]
-        save_checkpoint(path, self.step_count, self.step_count * self.options.timestep, self.options.to_dict(), states)
+        save_checkpoint(path, self.step_count, self.step_count * self.options.timestep, self.options.to_dict(), states,
+                        provenance=self.provenance)
         self.last_checkpoint = self.step_count
 
     def close(self) -> None:

@@ -2,7 +2,9 @@
 
 Companion of :mod:`ase_relaxed.phonons` (which computes); here the results are written:
 ``phonopy.yaml`` (displacements and forces, ``phonopy.load`` reads it), ``FORCE_SETS``,
-``band.yaml`` and a PNG with frequencies in cm⁻¹ (ν̃ = ν / c, 1 THz = 33.356 cm⁻¹).
+``band.yaml`` and a PNG with frequencies in cm⁻¹ (ν̃ = ν / c, 1 THz = 33.356 cm⁻¹); with a ``comment``
+(:func:`ase_relaxed.provenance.provenance`) each file records it where phonopy's readers ignore it
+(:func:`record_provenance`).
 
 >>> # write_phonopy_outputs(phonon, "out"); plot_bands_and_dos(phonon, "out/bands_dos.png")
 """
@@ -17,7 +19,7 @@ from phonopy import Phonopy
 
 from .phonopy_bridge import THZ_TO_CM, run_band_structure, run_dos
 
-__all__ = ["plot_bands_and_dos", "write_phonopy_outputs"]
+__all__ = ["plot_bands_and_dos", "record_provenance", "write_phonopy_outputs"]
 
 
 def _ticks(band) -> tuple[list[float], list[str]]:
@@ -64,9 +66,29 @@ def plot_bands_and_dos(phonon: Phonopy, path_png: str | os.PathLike, title: str 
     return Path(path_png)
 
 
-def write_phonopy_outputs(phonon: Phonopy, out_dir: str | os.PathLike) -> dict[str, Path]:
+def record_provenance(path: str | os.PathLike, comment: dict) -> Path:
+    """Add ``comment`` (what produced the file) to a file phonopy wrote, where phonopy's readers skip it:
+    top-level keys at the end of a ``.yaml``, ``# key: value`` lines after the data of ``FORCE_SETS`` (its
+    reader stops after the last force) and after the ``#`` header of other text files (``.dat``)."""
+    import yaml
+
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix == ".yaml":
+        path.write_text(text.rstrip("\n") + "\n" + yaml.safe_dump(comment, default_flow_style=False, sort_keys=False))
+        return path
+    lines = [f"# {key}: {value}" for key, value in comment.items()]
+    body = text.splitlines()
+    head = len(body) if path.name == "FORCE_SETS" else next(
+        (k for k, line in enumerate(body) if not line.startswith("#")), len(body))
+    path.write_text("\n".join(body[:head] + lines + body[head:]) + "\n")
+    return path
+
+
+def write_phonopy_outputs(phonon: Phonopy, out_dir: str | os.PathLike, comment: dict | None = None) -> dict[str, Path]:
     """Write ``phonopy.yaml`` (structure, supercell, displacements and forces; ``phonopy.load`` reads it),
-    ``FORCE_SETS`` and, if a band structure was run, ``band.yaml`` into ``out_dir``; returns name → path."""
+    ``FORCE_SETS`` and, if a band structure was run, ``band.yaml`` into ``out_dir``, each with ``comment``
+    (:func:`record_provenance`; band.yaml: phonopy's own comment keys at the top); returns name → path."""
     from phonopy.file_IO import write_FORCE_SETS
 
     out = Path(out_dir)
@@ -75,7 +97,10 @@ def write_phonopy_outputs(phonon: Phonopy, out_dir: str | os.PathLike) -> dict[s
     phonon.save(paths["phonopy.yaml"], settings={"force_sets": True, "displacements": True,
                                                   "force_constants": False})
     write_FORCE_SETS(phonon.dataset, filename=paths["FORCE_SETS"])
+    if comment:
+        for name in ("phonopy.yaml", "FORCE_SETS"):
+            record_provenance(paths[name], comment)
     if phonon.band_structure is not None:
         paths["band.yaml"] = out / "band.yaml"
-        phonon.write_yaml_band_structure(filename=paths["band.yaml"])
+        phonon.write_yaml_band_structure(comment=comment or None, filename=paths["band.yaml"])
     return paths

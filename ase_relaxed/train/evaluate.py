@@ -24,15 +24,15 @@ def parity_plot(prediction: dict, path: str | Path, title: str = "") -> Path:
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 4))
     pairs = [
-        (prediction["e_ref"] / prediction["n"], prediction["e"] / prediction["n"], "energy (eV/atom)"),
-        (prediction["f_ref"].ravel(), prediction["f"].ravel(), "force components (eV/Å)"),
+        (prediction["e_ref"] / prediction["n"], prediction["e"] / prediction["n"], "energy", "eV/atom"),
+        (prediction["f_ref"].ravel(), prediction["f"].ravel(), "force components", "eV/Å"),
     ]
-    for ax, (ref, pred, label) in zip(axes, pairs):
+    for ax, (ref, pred, what, unit) in zip(axes, pairs):
         ax.scatter(ref, pred, s=4, alpha=0.5)
         low, high = float(min(ref.min(), pred.min())), float(max(ref.max(), pred.max()))
         ax.plot([low, high], [low, high], "k--", lw=0.8)
         rmse = float(np.sqrt(np.mean((pred - ref) ** 2)))
-        ax.set(xlabel=f"reference {label}", ylabel=f"model {label}", title=f"RMSE {rmse:.3g}")
+        ax.set(xlabel=f"reference {what} ({unit})", ylabel=f"model {what} ({unit})", title=f"RMSE {rmse:.3g} {unit}")
     fig.suptitle(title)
     fig.tight_layout()
     path = Path(path)

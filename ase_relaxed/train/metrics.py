@@ -83,7 +83,7 @@ def error_metrics(prediction: dict) -> dict[str, float]:
 METRIC_UNITS = {
     "energy_mae_per_atom": ("meV/atom", 1e3), "energy_rmse_per_atom": ("meV/atom", 1e3),
     "forces_mae": ("eV/Å", 1.0), "forces_rmse": ("eV/Å", 1.0), "forces_std": ("eV/Å", 1.0),
-    "forces_rmse_over_std": ("(fraction of the label spread)", 1.0), "structures": ("structures", 1),
+    "forces_rmse_over_std": ("% of the label spread σ_F", 100.0), "structures": ("structures", 1),
     "stress_rmse": ("meV/Å³", 1e3), "consistency_rms": ("eV/Å (RMS of F + ∂E/∂r)", 1.0),
 }
 
