@@ -22,6 +22,9 @@ Resumable: every single point goes into ``benchmarks/results/gfn1_properties_cac
 is computed (the C60 relaxation saves its positions each step), so a killed run reruns only what is
 missing. Output: ``benchmarks/results/gfn1_properties.json`` with provenance (tblite version, method,
 electronic temperature, supercells, date, git commit).
+
+The protocol is not tied to tblite: ``measure(Cache(None, calculator=lambda: calc), parts, ...)`` runs it with
+any ASE calculator, in memory (``scripts/carbon_model_report.py`` does so for the shipped models).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import argparse
 import json
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -47,19 +51,27 @@ DELTA = 0.01  # Å, frozen-phonon displacement of each sublattice
 
 
 class Cache:
-    """Single points by key, written to disk after every new one."""
+    """Single points by key, written to disk after every new one (kept in memory only when ``path`` is None).
 
-    def __init__(self, path: Path, electronic_temperature: float):
-        self.path, self.temperature = path, electronic_temperature
-        self.data = json.loads(path.read_text()) if path.exists() else {}
+    ``calculator``: a factory of the ASE calculator to use; by default GFN1-xTB (tblite) at ``electronic_temperature``.
+    """
+
+    def __init__(self, path: Path | None, electronic_temperature: float = 300.0,
+                 calculator: Callable[[], object] | None = None):
+        self.path, self.temperature, self.calculator = path, electronic_temperature, calculator
+        self.data = json.loads(path.read_text()) if path is not None and path.exists() else {}
         self.calls, self.seconds = 0, 0.0
 
     def _calc(self):
+        if self.calculator is not None:
+            return self.calculator()
         from tblite.ase import TBLite
 
         return TBLite(method="GFN1-xTB", electronic_temperature=self.temperature, verbosity=0)
 
     def save(self) -> None:
+        if self.path is None:
+            return
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.data, indent=1))
         tmp.replace(self.path)
@@ -252,7 +264,6 @@ def five_rings(bonds: set[tuple[int, int]], n_atoms: int) -> set[frozenset]:
 
 def run_c60(cache: Cache) -> dict:
     from ase.optimize import FIRE
-    from tblite.ase import TBLite
 
     saved = cache.data.get("c60_relaxation", {})
     atoms = molecule("C60")
@@ -260,7 +271,7 @@ def run_c60(cache: Cache) -> dict:
     if "positions" in saved:
         atoms.positions = np.array(saved["positions"])
     if not saved.get("converged"):
-        atoms.calc = TBLite(method="GFN1-xTB", electronic_temperature=cache.temperature, verbosity=0)
+        atoms.calc = cache._calc()
         steps = saved.get("steps", 0)
         opt = FIRE(atoms, logfile=None)
 
@@ -293,6 +304,31 @@ def run_c60(cache: Cache) -> dict:
             "box_angstrom": float(atoms.cell[0, 0]), "pbc": "none (molecule, no cell)"}
 
 
+def measure(cache: Cache, parts: list[str], results: dict, diamond_sizes: list[int], graphene_sizes: list[int],
+            check_c: bool = True) -> dict:
+    """Measure ``parts`` (of :data:`PARTS`) with the calculator of ``cache``, into ``results`` (returned)."""
+    if "diamond" in parts or "phonon" in parts:
+        print("diamond EOS", flush=True)
+        results["diamond"] = run_diamond(cache, diamond_sizes)
+    if "phonon" in parts:
+        print("diamond Γ optical mode", flush=True)
+        results["diamond_gamma_optical"] = {
+            f"{n}x{n}x{n}": optical_frequency(cache, n, round(results["diamond"][f"{n}x{n}x{n}"]
+                                                              ["a0_angstrom"], 4)) for n in diamond_sizes}
+    if "graphene" in parts or "graphite" in parts:
+        print("graphene lattice", flush=True)
+        results["graphene"] = run_graphene(cache, graphene_sizes)
+    if "graphite" in parts:
+        n = graphene_sizes[0]
+        a = round(results["graphene"][f"{n}x{n}"]["a0_angstrom"], 4)
+        print(f"graphite interlayer scan at a = {a} Å", flush=True)
+        results["graphite"] = run_graphite(cache, a, n, check_c)
+    if "c60" in parts:
+        print("C60 relaxation", flush=True)
+        results["c60"] = run_c60(cache)
+    return results
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
@@ -318,25 +354,7 @@ def main(argv: list[str] | None = None) -> dict:
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     results.setdefault("results", {})
     start = time.perf_counter()
-    if "diamond" in args.parts or "phonon" in args.parts:
-        print("diamond EOS", flush=True)
-        results["results"]["diamond"] = run_diamond(cache, args.diamond_sizes)
-    if "phonon" in args.parts:
-        print("diamond Γ optical mode", flush=True)
-        results["results"]["diamond_gamma_optical"] = {
-            f"{n}x{n}x{n}": optical_frequency(cache, n, round(results["results"]["diamond"][f"{n}x{n}x{n}"]
-                                                              ["a0_angstrom"], 4)) for n in args.diamond_sizes}
-    if "graphene" in args.parts or "graphite" in args.parts:
-        print("graphene lattice", flush=True)
-        results["results"]["graphene"] = run_graphene(cache, args.graphene_sizes)
-    if "graphite" in args.parts:
-        n = args.graphene_sizes[0]
-        a = round(results["results"]["graphene"][f"{n}x{n}"]["a0_angstrom"], 4)
-        print(f"graphite interlayer scan at a = {a} Å", flush=True)
-        results["results"]["graphite"] = run_graphite(cache, a, n, not args.no_c_check)
-    if "c60" in args.parts:
-        print("C60 relaxation", flush=True)
-        results["results"]["c60"] = run_c60(cache)
+    measure(cache, args.parts, results["results"], args.diamond_sizes, args.graphene_sizes, not args.no_c_check)
     results["provenance"] = {
         "method": "GFN1-xTB", "package": f"tblite {version('tblite')}", "ase": version("ase"),
         "electronic_temperature_K": args.electronic_temperature, "k_points": "Gamma only (supercells as k-meshes)",
