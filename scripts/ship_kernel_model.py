@@ -185,7 +185,7 @@ def main() -> int:
                                               "reference calls (scripts/ship_kernel_model.py posterior_scale)"}
     calibrated = args.run_dir / "model_calibrated.safetensors"
     save_model(model, calibrated)
-    gnn = load_model(pretrained_path("carbon-gfn1-v1")  # the GNN of the README table (tubes only, like the kernel))
+    gnn = load_model(pretrained_path("carbon-gfn1-v1"))  # the GNN of the README table (tubes only, like the kernel)
     frames = [a for a in read(ROOT / "data" / "carbon_gfn1.extxyz", ":") if a.info.get("family") in TEST]
     from ase_relaxed import RelaxedCalculator
 
