@@ -29,7 +29,11 @@ from shipping import ROOT, register
 CONFIGS = {"carbon-gfn1": ROOT / "configs" / "carbon_gfn1.yaml",
            "carbon-gfn1-v1": ROOT / "configs" / "carbon_gfn1_v1.yaml",
            "carbon-gfn1-direct": ROOT / "configs" / "carbon_gfn1_direct.yaml"}
-NOTES = {"carbon-gfn1-direct": "direct forces (1o head, not −∂E/∂r) trained with PITC+PISC; "}
+NOTES = {"carbon-gfn1": ("tubes, graphene, diamond (bulk, vacancy, (100) slab), AB graphite, C20, Stone-Wales and "
+                         "vacancy defects, amorphous carbon; held out whole: (111) slab, AA graphite, C60, "
+                         "Stone-Wales (10,0); per-family errors and properties: "
+                         "benchmarks/results/carbon-gfn1_report.json; "),
+         "carbon-gfn1-direct": "direct forces (1o head, not −∂E/∂r) trained with PITC+PISC; "}
 
 
 def run(*args: str) -> None:

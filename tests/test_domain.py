@@ -13,7 +13,7 @@ from conftest import TINY, tiny_model
 from ase_relaxed import ModelConfig, RelaxedCalculator, build_model
 from ase_relaxed.errors import ModelFileError, OutOfDomainWarning
 from ase_relaxed.models import load_model, save_model
-from ase_relaxed.models.domain import environment_descriptors, fit_domain
+from ase_relaxed.models.domain import Domain, environment_descriptors, fit_domain
 from ase_relaxed.structures import build_nanotube
 
 
@@ -130,8 +130,9 @@ def _held_out_and_probes(config_name: str, every: int):
 
     config = TrainConfig.from_yaml(root / "configs" / config_name)
     frames = [a for path in [config.data.path, *config.data.extra_paths] for a in read(path, ":")]
-    held_out = [a for a in frames if a.info["family"] in config.data.test_families]
-    return held_out[::every], config.data.test_families, probe_structures()
+    held_out = [a for family in config.data.test_families for a in
+                [b for b in frames if b.info["family"] == family][::every]]
+    return held_out, config.data.test_families, probe_structures()
 
 
 @pytest.mark.parametrize("name, config_name", [("carbon-gfn1", "carbon_gfn1.yaml"),
@@ -184,6 +185,23 @@ def test_eval_prints_the_domain_figure_and_writes_provenance(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "domain max (outside)" in printed and "coverage radius" in printed
     frame = read(out)
-    assert (frame.arrays["domain_distance"] > 2).all()
+    assert (frame.arrays["domain_distance"] > RelaxedCalculator("carbon-gfn1").domain.factor).all()
     assert frame.info["model"] == "carbon-gfn1" and len(frame.info["model_sha256"]) == 64
     assert frame.info["dtype"] == "float64" and frame.info["forces_kind"] == "conservative"
+
+
+def test_whitening_sees_a_direction_the_training_data_never_vary_in():
+    """Two correlated descriptor components (y ≈ x): a point with x and y each in their training range but
+    y = −x is inside per-component standardisation and outside the whitened domain; a file without the
+    whitening matrix (fitted before) keeps standardising."""
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(2000, 1, generator=generator, dtype=torch.float64)
+    train = torch.cat([x, x + 0.01 * torch.randn(2000, 1, generator=generator, dtype=torch.float64)], dim=1)
+    probe = torch.tensor([[1.0, -1.0]], dtype=torch.float64)
+    whitened, standardised = fit_domain(train, n_reference=4), fit_domain(train, n_reference=4, whiten=False)
+    assert whitened.whitening is not None and standardised.whitening is None
+    assert float(standardised.distances(probe)) < standardised.factor < float(whitened.distances(probe))
+    assert float(whitened.distances(train).max()) <= 1.0 + 1e-9
+    parts = {k: v for k, v in whitened.tensors().items() if k != "domain.whitening"}
+    legacy = Domain.from_file_parts(parts, whitened.metadata())
+    assert legacy.whitening is None and "whitened" in whitened.metadata()["descriptor"]
