@@ -123,13 +123,18 @@ def main() -> None:
                         help="bench: bench_calculator.py's 64-channel l_max 3 model (default: the two shipped ones)")
     parser.add_argument("--chunks", type=int, nargs="+", default=CHUNKS, help="max_edges_per_batch values to time")
     parser.add_argument("--no-phonopy", action="store_true", help="skip the phonopy case")
+    parser.add_argument("--repeats", type=int, help="paired timings per chunk size (default 3; 1 with --quick)")
+    parser.add_argument("--sets", nargs="+", choices=("100x40", "mixed", "10x1000"), help="image sets (default all)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    repeats = 1 if args.quick else 3
+    repeats = args.repeats or (1 if args.quick else 3)
     result = {"machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
-                          "torch": torch.__version__}, "dtype": "float32", "chunks": args.chunks, "cases": {}}
+                          "torch": torch.__version__}, "dtype": "float32", "chunks": args.chunks, "repeats": repeats,
+              "cases": {}}
     for model in args.models:
         for name, images in image_sets(args.quick).items():
+            if args.sets and name not in args.sets:
+                continue
             key = f"{model}/{name}"
             result["cases"][key] = record = run_case(bench_model() if model == "bench" else model, images, repeats,
                                                      args.chunks)
