@@ -11,8 +11,10 @@ the references.  The domain distance of an atom is
 
     d_i = min_r |z_i − z_r| / ρ          (d ≤ 1 for every training environment)
 
-and an atom is outside the domain when d_i > ``factor`` (default 2, calibrated on ``carbon-gfn1``:
-held-out GFN1-xTB tube frames reach 1.5, a carbon chain 2.8, diamond 4.1; see docs/models.md).  This is a
+and an atom is outside the domain when d_i > ``factor``, stored with the domain (default 2, calibrated on the
+tube-only ``carbon-gfn1-v1``: held-out tubes reach 1.56, a carbon chain 3.1, diamond 4.3; the all-carbon
+``carbon-gfn1``, whitened, uses 1.3: its held-out families reach 1.12, a chain 1.51, 200 GPa diamond 1.59;
+``scripts/fit_model_domain.py``, benchmarks/results/NAME_domain.json).  This is a
 latent-space distance in the spirit of the uncertainty estimates of NequIP/Allegro users, written here
 from the definition above.
 
