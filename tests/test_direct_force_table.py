@@ -24,3 +24,26 @@ def test_means_compare_weak_on_with_off_over_the_seeds_both_have():
     assert "| 10.00 ± 7.07 |" in on  # mean ± sample standard deviation of 5 and 15 meV/atom
     # seed 2 has no weak-on run, so it is left out of the comparison: (5 + 15) / (10 + 30) − 1 = −50 %
     assert "| -50 % (2) | 2.67× |" in on  # consistency (2 + 2) / (1 + 0.5)
+
+
+def test_plot_keeps_one_weak_setting_and_every_control(tmp_path):
+    from direct_force_plot import main, selected
+
+    def with_settings(r: dict, delta: float, pitc: float, min_steps: int = 1200) -> dict:
+        r["config"]["settings"] = {**r["config"]["settings"], "delta": delta, "pitc_ratio": pitc,
+                                   "min_steps": min_steps}
+        return r
+
+    records = [with_settings(record(0, False, 0.010, 2.0), 0.05, 1.2),   # a control made under another δ₀
+               with_settings(record(0, True, 0.005, 1.0), 0.003, 333.0),
+               with_settings(record(1, True, 0.006, 1.0), 0.05, 1.2),    # another weak setting: left out
+               with_settings(record(2, False, 0.010, 2.0), 0.003, 333.0, min_steps=4000)]  # another budget
+    kept = selected(records, 0.003, 333.0, 1200)
+    assert [(r["seed"], r["weak"]) for r in kept] == [(0, False), (0, True)]
+
+    path = tmp_path / "records.json"
+    path.write_text(__import__("json").dumps(records))
+    assert main([str(path), "--png", str(tmp_path / "curve.png")]) == 0
+    assert (tmp_path / "curve.png").stat().st_size > 10_000
+    assert main([str(path), "--delta", "0.01", "--png", str(tmp_path / "none.png")]) == 2
+    assert not (tmp_path / "none.png").exists()
