@@ -85,7 +85,9 @@ def test_training_lowers_the_loss_and_writes_everything(tmp_path, data_file):
     assert last < 0.5 * first
     model = load_model(model_path)
     assert model.training_info["test_families"] == ["cnt(3,3)"]
-    assert (tmp_path / "run" / "test_metrics.json").exists()
+    test_metrics = json.loads((tmp_path / "run" / "test_metrics.json").read_text())
+    assert test_metrics["forces_rmse"] > 0
+    assert test_metrics["provenance"]["model_sha256"] == model.sha256
     # the energy shift was fitted: a per-atom shift near the mean cohesive energy
     assert -8.0 < float(model.energy_model.energy_shift[0]) < -6.0
 

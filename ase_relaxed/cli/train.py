@@ -55,10 +55,11 @@ def cmd_test(args: argparse.Namespace) -> int:
 
     check_output(args.json, "--json")
     check_output(args.plots, "--plots", directory=True)
-    record = provenance(resolve_model(args.model), model=args.model, date=True)
+    module = resolve_model(args.model)  # loaded once, for the header and the test
+    record = provenance(module, model=args.model, date=True)
     print(f"# model {record['model']} (sha256 {str(record['model_sha256'])[:12]}, {record['dtype']}), "
           f"ase_relaxed {record['ase_relaxed_version']}; data {args.data}")
-    metrics = test_model(args.model, args.data, plot_dir=args.plots, families=args.families)
+    metrics = test_model(module, args.data, plot_dir=args.plots, families=args.families)
     for line in format_metrics({k: v for k, v in metrics.items() if k != "parity_plot"}):
         print(line)
     if "parity_plot" in metrics:

@@ -264,9 +264,12 @@ def _train(config: TrainConfig, resume: bool, progress: bool, world: World) -> P
         bar.close()
     if world.is_main and split["test"]:
         from ..models import load_model
+        from ..provenance import provenance
 
-        test = error_metrics(predict(load_model(best_path), [graphs[k] for k in split["test"]]))
-        (out / "test_metrics.json").write_text(json.dumps(test, indent=2))
+        best = load_model(best_path)
+        test = error_metrics(predict(best, [graphs[k] for k in split["test"]]))
+        (out / "test_metrics.json").write_text(json.dumps({**test, "provenance": provenance(best, date=True)},
+                                                          indent=2))
     world.barrier()  # the files are complete before any rank returns their path
     return best_path
 
