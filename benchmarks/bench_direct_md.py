@@ -9,6 +9,10 @@ A (10,0) tube of ``--length`` cells (25: 1000 atoms) at 300 K, plain ASE velocit
 blocks of ``--steps`` timed steps (after warm-up), so load changes hit both alike; the figure is the median
 steps/s of each and their ratio.  A direct model needs one forward pass per step, a conservative one a
 forward and a backward pass: the expected gain is the backward's share of the step.
+
+After the timing, ``--nve-steps`` steps of NVE (velocity Verlet, 0.5 fs, float64, from 300 K) on the held-out
+(11,0) tube of ``--nve-length`` cells give each model's energy drift |E_tot(t) − E_tot(0)| / (N t) in
+meV/atom/ps: about zero for a conservative model (F = −∇E), the price of non-conservative forces for a direct one.
 """
 
 from __future__ import annotations
@@ -50,6 +54,23 @@ def time_block(calc: RelaxedCalculator, atoms, steps: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
+def nve_drift(model, atoms, steps: int) -> dict[str, float]:
+    """Drift of the total energy over ``steps`` velocity-Verlet steps of 0.5 fs (meV/atom/ps) and its largest
+    excursion along the way (meV/atom)."""
+    atoms = atoms.copy()
+    atoms.calc = RelaxedCalculator(model, device="cpu")  # float64: the drift of the forces, not of rounding
+    initialise_velocities(atoms, 300.0, seed=0)
+    e0, excursion = atoms.get_total_energy(), 0.0
+    dynamics = VelocityVerlet(atoms, 0.5 * units.fs)
+    for _ in range(steps // 10):
+        dynamics.run(10)
+        excursion = max(excursion, abs(atoms.get_total_energy() - e0))
+    picoseconds = steps * 0.5e-3
+    drift = abs(atoms.get_total_energy() - e0) / len(atoms) / picoseconds * 1e3
+    return {"drift_meV_per_atom_ps": drift, "max_excursion_meV_per_atom": 1e3 * excursion / len(atoms),
+            "steps": steps, "atoms": len(atoms), "ps": picoseconds}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--length", type=int, default=None, help="tube cells (default 25 = 1000 atoms; 5 --quick)")
@@ -58,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--random", action="store_true", help="random weights at carbon-gfn1's size")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--nve-steps", type=int, default=1000, help="NVE steps per model (default 1000 = 0.5 ps; 0: "
+                        "none)")
+    parser.add_argument("--nve-length", type=int, default=4, help="cells of the (11,0) NVE tube (default 4: 176 atoms)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "direct_md_cpu.json")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -76,11 +100,15 @@ def main(argv: list[str] | None = None) -> int:
         for case in cases.values():
             case["rates"].append(time_block(case["atoms"].calc, case["atoms"], args.steps))
     names = list(cases)
+    nve_tube = build_nanotube(11, 0, length=args.nve_length)
+    nve = {name: nve_drift(model, nve_tube, 20 if args.quick else args.nve_steps)
+           for name, model in models(args.random).items()} if args.nve_steps else {}
     result = {
         "benchmark": "bench_direct_md", "atoms": len(base), "dtype": "float32", "threads": args.threads,
         "steps_per_block": args.steps, "repeats": args.repeats, "quick": args.quick,
         "models": {n: {"steps_per_s_median": statistics.median(c["rates"]), "steps_per_s": c["rates"]}
                    for n, c in cases.items()},
+        "nve": nve,
         "loadavg_before": load_before, "loadavg_after": loadavg(),
         "machine": machine_info(), "software": software_versions(),
     }
@@ -89,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f"{name:28s} {result['models'][name]['steps_per_s_median']:8.2f} steps/s  ({len(base)} atoms)")
     print(f"direct / conservative      {ratio:8.2f} ×")
+    for name, figures in nve.items():
+        print(f"NVE {name:24s} drift {figures['drift_meV_per_atom_ps']:8.2f} meV/atom/ps, largest excursion "
+              f"{figures['max_excursion_meV_per_atom']:.2f} meV/atom ({figures['atoms']} atoms, {figures['ps']} ps)")
     if not args.quick:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.out}")
