@@ -221,8 +221,8 @@ class RelaxedCalculator(Calculator):
             return False
         if purpose not in self._warned_not_conservative:
             self._warned_not_conservative.add(purpose)
-            warnings.warn(f"model {self.model_name!r} has direct (non-conservative) forces, not −∂E/∂r: {purpose} "
-                          f"with them {consequence}; use a conservative model (forces: conservative) for it",
+            warnings.warn(f"model {self.model_name!r} has direct (non-conservative) forces, not −∂E/∂r; in {purpose}, "
+                          f"{consequence}; use a conservative model (forces: conservative) for it",
                           NonConservativeForcesWarning, stacklevel=3)
         return True
 

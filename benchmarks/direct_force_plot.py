@@ -18,7 +18,7 @@ import math
 import sys
 from pathlib import Path
 
-from direct_force_table import RESULTS
+from direct_force_table import RESULTS, mean_std
 
 ROOT = RESULTS.parents[1]
 PANELS = (("energy_rmse_per_atom", 1e3, "test energy RMSE (meV/atom)"),
@@ -52,10 +52,8 @@ def curves(records: list[dict], name: str, scale: float = 1.0) -> dict[tuple[str
         values.setdefault((r["forces"], bool(r["weak"]), int(r["N"])), {})[r["seed"]] = scale * float(r[name])
     out: dict[tuple[str, bool], list[tuple]] = {}
     for (forces, weak, n), by_seed in sorted(values.items()):
-        v = list(by_seed.values())
-        mean = sum(v) / len(v)
-        std = math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0
-        out.setdefault((forces, weak), []).append((n, mean, std, len(v)))
+        mean, std = mean_std(list(by_seed.values()))
+        out.setdefault((forces, weak), []).append((n, mean, std, len(by_seed)))
     return out
 
 

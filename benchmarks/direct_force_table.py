@@ -44,9 +44,19 @@ def _key(record: dict, weak_settings: bool = True) -> tuple:
     return (record["forces"], record["N"], record["labels"], record["steps"]) + (weak if weak_settings else ())
 
 
-def _mean_std(values: list[float]) -> str:
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value) of seed results.
+
+    >>> mean_std([0.010, 0.014])
+    (0.012, 0.00282842712474619)
+    """
     mean = sum(values) / len(values)
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return mean, std
+
+
+def _mean_std(values: list[float]) -> str:
+    mean, std = mean_std(values)
     return f"{mean:.2f} ± {std:.2f}" if mean >= 1 else f"{mean:.3f} ± {std:.3f}"
 
 
