@@ -62,6 +62,7 @@ def plot(records: list[dict], png: Path, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.8), constrained_layout=True)
     for ax, (name, scale, label) in zip(axes, PANELS):
@@ -69,9 +70,16 @@ def plot(records: list[dict], png: Path, title: str) -> None:
             if name == "consistency_rms" and forces == "conservative":
                 continue  # zero by construction
             n, mean, std, seeds = zip(*points)
-            ax.errorbar(n, mean, yerr=std, color=COLOURS.get(forces, "k"), ls="-" if weak else "--", marker="o",
-                        capsize=3, label=f"{forces}, {'with' if weak else 'without'} PITC+PISC ({max(seeds)} seeds)")
+            ax.errorbar(n, mean, yerr=std, color=COLOURS.get(forces, "k"), ls="-" if weak else "--",
+                        marker="o" if weak else "s", mfc=None if weak else "none", capsize=3,
+                        label=f"{forces}, {'with' if weak else 'without'} PITC+PISC ({max(seeds)} seeds)")
         ax.set(xscale="log", yscale="log", xlabel="labelled structures N", ylabel=label)
+        ns = sorted({int(r["N"]) for r in records})
+        ax.set_xticks(ns, [str(v) for v in ns])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        for axis in (ax.yaxis,):  # plain numbers, not 2 × 10⁻¹, on the log axis
+            axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            axis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
