@@ -206,6 +206,22 @@ def test_weak_supervision_losses_are_logged_and_lower_when_trained(tmp_path, dat
     assert results["weak"]["pisc"] < 0.5 * results["plain"]["pisc"]
 
 
+def test_energy_only_training_selects_on_the_energy_not_on_placeholder_forces(tmp_path, data_file):
+    """Zeroed force labels (an energy-only data set) must not steer model selection towards small forces."""
+    frames = read(data_file, ":")
+    for atoms in frames:
+        atoms.calc = SinglePointCalculator(atoms, energy=atoms.get_potential_energy(),
+                                           forces=np.zeros((len(atoms), 3)))
+    write(tmp_path / "energy_only.extxyz", frames)
+    config = TrainConfig.from_yaml(write_config(tmp_path, tmp_path / "energy_only.extxyz", max_steps=60,
+                                                eval_every=5, patience=100))
+    config.loss = config.loss.replace(forces_weight=0.0, stress_weight=0.0)
+    model = load_model(train(config, progress=False))
+    rows = [r for r in read_log(tmp_path / "run" / "log.csv") if r["val_energy_rmse_per_atom"]]
+    best = min(rows, key=lambda r: float(r["val_energy_rmse_per_atom"]))
+    assert model.training_info["step"] == int(best["step"])
+
+
 def test_weak_supervision_config_errors(tmp_path, data_file):
     path = write_config(tmp_path, data_file)
     values = yaml.safe_load(path.read_text())

@@ -49,6 +49,21 @@ def objective(terms: dict[str, torch.Tensor], weights: LossSection, data_scale: 
     return data_scale * data + terms.get("loss_theta", 0.0)
 
 
+def validation_score(val: dict[str, float], weights: LossSection) -> float:
+    """Model-selection score: validation energy RMSE per atom (eV) + force RMSE (eV/Å), each only when its
+    loss term is trained (weight > 0); with neither, the energy RMSE.
+
+    Force labels that are not trained on may be placeholders (energy-only data sets zero them): scoring them
+    would select the weights whose forces are smallest, not the best energy.
+
+    >>> val = {"energy_rmse_per_atom": 0.01, "forces_rmse": 0.2}
+    >>> validation_score(val, LossSection()), validation_score(val, LossSection(forces_weight=0.0))
+    (0.21000000000000002, 0.01)
+    """
+    score = val["energy_rmse_per_atom"] if weights.energy_weight > 0 or weights.forces_weight == 0 else 0.0
+    return score + (val["forces_rmse"] if weights.forces_weight > 0 else 0.0)
+
+
 def loss_terms(model, batch: dict, weights, step: int = 0, seed: int = 0, share: dict[str, float] | None = None,
                world_size: int = 1, rank: int = 0, forward=None) -> dict[str, torch.Tensor]:
     """Weighted energy, force, stress, θ and weak-supervision (PITC, PISC) losses of one batch (training mode).
@@ -232,7 +247,7 @@ def _train(config: TrainConfig, resume: bool, progress: bool, world: World) -> P
             if step % optim.eval_every == 0 or step == optim.max_steps:
                 val = _validate(world, eval_model, ema, [graphs[k] for k in split["val"] or split["train"]])
                 row.update({f"val_{k}": val.get(k, "") for k in VAL_KEYS})
-                score = val["energy_rmse_per_atom"] + val["forces_rmse"]
+                score = validation_score(val, config.loss)
                 if score < state["best_val"]:
                     state["best_val"], state["bad_evals"] = score, 0
                     if world.is_main:
