@@ -20,7 +20,8 @@ training pool, nested across N).
 20 frames each, 98–252 atoms).  Test set: the held-out chiralities of ``carbon-gfn1``, (11,0), (6,6),
 (7,4) (60 frames).  Validation: a fixed seeded 16 frames of the other 200, the same for every run and not
 counted in N; the training pool is the remaining 184.  Energy-only runs zero the force labels and their
-weight, so no force information reaches the model.
+weight, so no force information reaches the model, and model selection scores their validation energy alone
+(:func:`ase_relaxed.train.loop.validation_score`).
 
 **Budget.**  ``steps(N) = clip(steps_per_structure · N, min_steps, max_steps)`` optimiser steps (batch 2),
 validation every ``steps/20`` steps, the best-validation EMA weights kept (early stopping after

@@ -1,13 +1,14 @@
 """Figure of the direct-force learning curve (benchmarks/direct_force_curve.py records, issue 16).
 
     python benchmarks/direct_force_plot.py            # every direct_force_*.json → docs/figures/direct_force_curve.png
+    python benchmarks/direct_force_plot.py --labels energy    # → docs/figures/direct_force_curve_energy.png
     python benchmarks/direct_force_plot.py --delta 0.003 --pitc-ratio 333 --min-steps 1200 --png out.png
 
 One setting of the weak losses (δ₀, PITC ratio to w_E, budget floor; default the one of docs/weak-supervision.md,
-"Three seeds at δ₀ = 0.003 Å") and its weak-off control, energy+forces labels.  Three panels against the number N
-of labelled structures, log-log: test energy RMSE per atom, test force RMSE, and the consistency error
-RMS(F + ∇E) of the direct model (zero by construction for a conservative one).  Markers are seed means, bars one
-sample standard deviation; colour = model kind, solid = with PITC + PISC, dashed = without.
+"The learning curve: three seeds at δ₀ = 0.003 Å") and its weak-off control, for one label set.  Three panels
+against the number N of labelled structures, log-log: test energy RMSE per atom, test force RMSE, and the
+consistency error RMS(F + ∇E) of the direct model (zero by construction for a conservative one).  Markers are
+seed means, bars one sample standard deviation; colour = model kind, solid = with PITC + PISC, dashed = without.
 """
 
 from __future__ import annotations
@@ -94,19 +95,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delta", type=float, default=0.003, help="δ₀ in Å of the weak-on runs (default 0.003)")
     parser.add_argument("--pitc-ratio", type=float, default=333.0, help="PITC weight / w_E (default 333)")
     parser.add_argument("--min-steps", type=int, default=1200, help="budget floor of the runs (default 1200)")
-    parser.add_argument("--png", type=Path, default=ROOT / "docs" / "figures" / "direct_force_curve.png")
+    parser.add_argument("--labels", choices=("energy+forces", "energy"), default="energy+forces",
+                        help="label set of the runs (default energy+forces)")
+    parser.add_argument("--png", type=Path, help="default docs/figures/direct_force_curve.png, "
+                        "direct_force_curve_energy.png for --labels energy")
     args = parser.parse_args(argv)
+    png = args.png or ROOT / "docs" / "figures" / (
+        "direct_force_curve.png" if args.labels == "energy+forces" else "direct_force_curve_energy.png")
     files = args.files or sorted(RESULTS.glob("direct_force_*.json"))
     records = selected([r for path in files for r in json.loads(path.read_text())],
-                       args.delta, args.pitc_ratio, args.min_steps)
+                       args.delta, args.pitc_ratio, args.min_steps, args.labels)
     if not any(r["weak"] for r in records):
-        print(f"error: no energy+forces records with δ₀ = {args.delta} Å, PITC ratio {args.pitc_ratio} and budget "
+        print(f"error: no {args.labels} records with δ₀ = {args.delta} Å, PITC ratio {args.pitc_ratio} and budget "
               f"floor {args.min_steps} steps in {len(files)} files", file=sys.stderr)
         return 2
-    title = (f"GFN1-xTB carbon, held-out tubes (11,0), (6,6), (7,4); energy+forces labels; δ₀ = {args.delta:g} Å "
+    title = (f"GFN1-xTB carbon, held-out tubes (11,0), (6,6), (7,4); {args.labels} labels; δ₀ = {args.delta:g} Å "
              f"centred, PITC {args.pitc_ratio:g}× w_E; ≥ {args.min_steps} steps")
-    plot(records, args.png, title)
-    print(f"{len(records)} records → {args.png}")
+    plot(records, png, title)
+    print(f"{len(records)} records → {png}")
     return 0
 
 

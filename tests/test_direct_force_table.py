@@ -47,3 +47,4 @@ def test_plot_keeps_one_weak_setting_and_every_control(tmp_path):
     assert (tmp_path / "curve.png").stat().st_size > 10_000
     assert main([str(path), "--delta", "0.01", "--png", str(tmp_path / "none.png")]) == 2
     assert not (tmp_path / "none.png").exists()
+    assert main([str(path), "--labels", "energy", "--png", str(tmp_path / "none.png")]) == 2  # no energy-only runs
